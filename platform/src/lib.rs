@@ -1,0 +1,47 @@
+//! Implementation detail of [`childfd`](https://docs.rs/childfd): every `unsafe` line of the
+//! project lives in this crate, so that `childfd` itself can `#![forbid(unsafe_code)]`.
+//!
+//! This is not a public API. Its items change whenever `childfd` needs them to, and `childfd`
+//! pins this crate with an exact version.
+//!
+//! # Contract
+//!
+//! Each OS module exports the same kind of items, written once per mechanism:
+//!
+//! | item | Linux (`linux`) | other targets |
+//! |---|---|---|
+//! | a descriptor type that owns the child's process descriptor | [`linux::PidFd`] | planned (FreeBSD procdesc, Windows handle) |
+//! | `try_wait(&self) -> io::Result<Option<ExitInfo>>`, non-blocking, with resource usage | [`linux::PidFd::try_wait`] | |
+//! | `send_signal(&self, sig)`: a no-op on a zombie, `ESRCH` after the reap | [`linux::PidFd::send_signal`] | |
+//!
+//! Shared by every Unix: [`ExitInfo`] (a wait status plus resource usage) and [`Registration`],
+//! the RAII guard that keeps a descriptor in a [`polling::Poller`] and deletes it before the
+//! descriptor is closed.
+#![cfg_attr(not(unix), allow(unused))]
+
+mod exit;
+#[cfg(unix)]
+mod registration;
+
+pub use exit::{ExitInfo, Usage};
+#[cfg(unix)]
+pub use registration::Registration;
+
+#[cfg(target_os = "linux")]
+pub mod linux;
+
+/// Clears `O_NONBLOCK`, so a pipe async-io used can be handed to a child that expects a
+/// blocking descriptor.
+///
+/// # Errors
+/// What `fcntl(2)` reports.
+#[cfg(unix)]
+pub fn set_blocking(fd: std::os::unix::io::BorrowedFd<'_>) -> std::io::Result<()> {
+    // fcntl rather than ioctl(FIONBIO), whose behaviour differs between Unixes (see
+    // rust-lang/rust efeb42be and async-process's `blocking_fd`).
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    if flags.contains(rustix::fs::OFlags::NONBLOCK) {
+        rustix::fs::fcntl_setfl(fd, flags - rustix::fs::OFlags::NONBLOCK)?;
+    }
+    Ok(())
+}

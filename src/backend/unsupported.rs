@@ -1,0 +1,18 @@
+//! Targets without a backend yet: FreeBSD (procdesc), Windows (process handles) and macOS
+//! (kqueue) are planned; until then `spawn` says so instead of pretending.
+
+use std::io;
+
+use super::{Backend, Spawned};
+
+#[derive(Debug)]
+pub(crate) struct Unsupported;
+
+impl Backend for Unsupported {
+    fn spawn(&self, _cmd: &mut std::process::Command) -> io::Result<Spawned> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "childfd has no process-descriptor backend for this OS yet",
+        ))
+    }
+}

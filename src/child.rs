@@ -1,0 +1,171 @@
+//! A running (or exited) child process.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::process::{ExitStatus, Output};
+use std::sync::Arc;
+
+use futures_lite::{future, AsyncReadExt};
+
+use crate::backend::Pipes;
+use crate::reactor::{ChildState, Reactor};
+use crate::stdio::{ChildStderr, ChildStdin, ChildStdout};
+
+/// A child process created by [`Command::spawn`](crate::Command::spawn).
+///
+/// The same shape as [`std::process::Child`] and `async_process::Child`. The child's exit is
+/// noticed through its process descriptor by the crate's reactor; waiting never involves a
+/// `SIGCHLD` handler, a thread per child, or a pid that may have been recycled.
+///
+/// # Dropping
+/// A dropped `Child` is not waited for, but it is not leaked either: the reactor reaps it when
+/// it exits, so it never lingers as a zombie. With
+/// [`Command::kill_on_drop`](crate::Command::kill_on_drop) it is sent `SIGKILL` first; with
+/// [`Command::reap_on_drop(false)`](crate::Command::reap_on_drop) it is left for the caller
+/// to reap, as `std` does.
+pub struct Child {
+    /// The child's standard input, if [`Command::stdin`](crate::Command::stdin) was
+    /// [`Stdio::piped()`](crate::Stdio::piped).
+    pub stdin: Option<ChildStdin>,
+    /// The child's standard output, if it was piped.
+    pub stdout: Option<ChildStdout>,
+    /// The child's standard error, if it was piped.
+    pub stderr: Option<ChildStderr>,
+    state: Arc<ChildState>,
+    reactor: &'static Reactor,
+    kill_on_drop: bool,
+    reap_on_drop: bool,
+}
+
+impl Child {
+    pub(crate) fn spawn(
+        cmd: &mut std::process::Command,
+        kill_on_drop: bool,
+        reap_on_drop: bool,
+    ) -> io::Result<Child> {
+        let reactor = Reactor::get()?;
+        let (state, pipes) = reactor.spawn(cmd)?;
+        let mut child = Child {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            state,
+            reactor,
+            // Until the pipes are ready, a failure must not leave the child running.
+            kill_on_drop: true,
+            reap_on_drop: true,
+        };
+        let Pipes { stdin, stdout, stderr } = pipes;
+        child.stdin = stdin.map(ChildStdin::new).transpose()?;
+        child.stdout = stdout.map(ChildStdout::new).transpose()?;
+        child.stderr = stderr.map(ChildStderr::new).transpose()?;
+        child.kill_on_drop = kill_on_drop;
+        child.reap_on_drop = reap_on_drop;
+        Ok(child)
+    }
+
+    /// The child's process id.
+    ///
+    /// It stays the same after the child has been reaped, when the kernel may already have
+    /// given it to another process: use it for logs, not for `kill(2)`.
+    pub fn id(&self) -> u32 {
+        self.state.pid
+    }
+
+    /// Forces the child to exit (`SIGKILL` on Unix).
+    ///
+    /// The signal goes through the process descriptor, so it can never reach another process
+    /// that reused the pid. Killing a child that has already exited, or been reaped, is
+    /// `Ok(())` and signals nobody (as `std` since 1.80).
+    ///
+    /// # Errors
+    /// What `pidfd_send_signal(2)` reports other than "already reaped", e.g. `EPERM`.
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.reactor.kill(&self.state)
+    }
+
+    /// Returns the exit status if the child has exited, without blocking.
+    ///
+    /// Unlike [`status()`](Child::status), this does not close the child's stdin.
+    ///
+    /// # Errors
+    /// The child was reaped by someone else (a foreign `waitpid(-1)`), so its status is lost.
+    pub fn try_status(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.state.exit().is_none() {
+            self.reactor.reap(&self.state);
+        }
+        self.state.exit().transpose().map(|e| e.map(|i| i.status))
+    }
+
+    /// Closes the child's stdin, then waits for it to exit.
+    ///
+    /// Closing stdin first avoids the deadlock of a child waiting for input while the parent
+    /// waits for the child. The returned future does not borrow the `Child`; it is cancel-safe,
+    /// and every call returns the same status.
+    ///
+    /// # Errors
+    /// The child was reaped by someone else (a foreign `waitpid(-1)`), so its status is lost.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(target_os = "linux")]
+    /// # futures_lite::future::block_on(async {
+    /// let mut child = childfd::Command::new("sh").args(["-c", "exit 3"]).spawn()?;
+    /// assert_eq!(child.status().await?.code(), Some(3));
+    /// assert_eq!(child.status().await?.code(), Some(3));
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send + 'static {
+        self.stdin.take();
+        let state = self.state.clone();
+        async move { state.wait().await.map(|info| info.status) }
+    }
+
+    /// Closes stdin, reads stdout and stderr to the end, and waits for the child to exit.
+    ///
+    /// Only the pipes the command asked for ([`Stdio::piped()`](crate::Stdio::piped)) are
+    /// collected; the others come back empty.
+    ///
+    /// # Errors
+    /// Reading a pipe failed, or the status is lost (see [`status()`](Child::status)).
+    pub fn output(mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
+        let status = self.status();
+        let stdout = read_all(self.stdout.take());
+        let stderr = read_all(self.stderr.take());
+        async move {
+            let (stdout, stderr) = future::try_zip(stdout, stderr).await?;
+            Ok(Output { status: status.await?, stdout, stderr })
+        }
+    }
+}
+
+async fn read_all(pipe: Option<impl futures_io::AsyncRead + Unpin>) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_end(&mut buf).await?;
+    }
+    Ok(buf)
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.kill_on_drop {
+            let _ = self.reactor.kill(&self.state);
+        }
+        if !self.reap_on_drop {
+            self.reactor.forget(&self.state);
+        }
+    }
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.state.pid)
+            .field("stdin", &self.stdin)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .finish()
+    }
+}

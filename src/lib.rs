@@ -1,0 +1,85 @@
+//! Async child processes whose exit is learnt through a *process descriptor*.
+//!
+//! `childfd` has the API of [`std::process`] and of `async-process` 2.x (a program switches by
+//! changing one `use` line), and a different engine underneath:
+//!
+//! - **No `SIGCHLD` handler.** The crate never touches `SIGCHLD`, so it cannot fight another
+//!   library over it, and other libraries' children are not its business.
+//! - **No thread per child.** Every child's descriptor sits in one poller; one reactor thread
+//!   (or your own executor, through [`driver()`]) waits on all of them at once.
+//! - **No pid races.** Waiting and killing go through the descriptor: a kill that races with
+//!   the child's exit can never hit a process that reused its pid.
+//! - **No leaks.** A dropped [`Child`] is reaped in the background; a spawn that fails half way
+//!   (e.g. at the fd limit) kills and reaps the child before returning the error.
+//!
+//! It works under any executor (smol, async-std, tokio, `futures::executor`) and in blocking
+//! code through any `block_on`.
+//!
+//! # Examples
+//! ```
+//! # #[cfg(target_os = "linux")]
+//! # futures_lite::future::block_on(async {
+//! use childfd::{Command, Stdio};
+//! use futures_lite::{io::BufReader, AsyncBufReadExt, StreamExt};
+//!
+//! let mut child = Command::new("sh")
+//!     .args(["-c", "echo one; echo two; exit 3"])
+//!     .stdout(Stdio::piped())
+//!     .spawn()?;
+//! let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+//!     .lines()
+//!     .collect::<Result<_, _>>()
+//!     .await?;
+//! assert_eq!(lines, ["one", "two"]);
+//! assert_eq!(child.status().await?.code(), Some(3));
+//! # std::io::Result::Ok(()) }).unwrap();
+//! ```
+//!
+//! # Implementation
+//!
+//! | OS | descriptor | how the exit is noticed | status |
+//! |---|---|---|---|
+//! | Linux ≥ 5.4 | pidfd (`pidfd_open` after a `std` spawn) | epoll, then `waitid(P_PIDFD)` with rusage | works, tested |
+//! | FreeBSD | procdesc (`pdfork`) | a kqueue in the poller | planned; `spawn` returns `Unsupported` |
+//! | Windows | process handle | IOCP waitable | planned; `spawn` returns `Unsupported` |
+//!
+//! The reactor is created on first use: one [`polling::Poller`] for all children. Unless a
+//! [`driver()`] future is running, it is polled by one thread named `childfd-reactor`, started
+//! with the first child. Readiness is only a hint to try a non-blocking reap, so ptrace or
+//! sanitizer wake-ups are harmless. Pipes are [`async_io`] sources, so using them starts
+//! async-io's own reactor (its `async-io` thread unless you run `async_io::block_on`).
+//!
+//! All `unsafe` code lives in the `childfd-platform` crate; this crate forbids it.
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod backend;
+mod child;
+mod command;
+mod driver;
+mod reactor;
+mod stdio;
+#[cfg(unix)]
+pub mod unix;
+
+pub use child::Child;
+pub use command::Command;
+pub use driver::driver;
+pub use stdio::{ChildStderr, ChildStdin, ChildStdout};
+
+#[doc(no_inline)]
+pub use std::process::{ExitStatus, Output, Stdio};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<Command>();
+    both::<Child>();
+    both::<ChildStdin>();
+    both::<ChildStdout>();
+    both::<ChildStderr>();
+}

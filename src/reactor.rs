@@ -1,0 +1,222 @@
+//! The one reactor of the process: a poller holding every child's descriptor.
+//!
+//! Readiness of a descriptor is only a hint: the reactor then asks the backend for a
+//! non-blocking reap. `None` (ptrace, sanitizers, a stale event for a reused key) re-arms the
+//! one-shot registration and changes nothing else. A reaped child leaves the poller, and its
+//! descriptor is closed, at once: a reaped pidfd stays readable forever (pidfd_poll in
+//! fs/pidfs.c), so leaving it registered would spin.
+//!
+//! Locks are always taken in the order `ChildState::process` → `Reactor::children`, and none
+//! is held while user code (a waker) runs except `Reactor::events`.
+
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use event_listener::Event;
+use platform::ExitInfo;
+use polling::{Events, Poller};
+use slab::Slab;
+
+use crate::backend::{self, Backend, Pipes, Process};
+use crate::driver::Drivers;
+
+/// Everything the process knows about its children.
+#[derive(Debug)]
+pub(crate) struct Reactor {
+    pub(crate) poller: Poller,
+    backend: &'static dyn Backend,
+    /// Children not yet reaped, keyed by their poller key.
+    children: Mutex<Slab<Arc<ChildState>>>,
+    /// Held by whoever is polling; the thread and `driver()` futures take turns.
+    events: Mutex<Events>,
+    pub(crate) drivers: Drivers,
+}
+
+/// One child, shared by its `Child` handle, its status futures and the reactor.
+#[derive(Debug)]
+pub(crate) struct ChildState {
+    pub(crate) pid: u32,
+    key: usize,
+    /// `None` once the child has been reaped (or abandoned): its descriptor is then closed.
+    process: Mutex<Option<Box<dyn Process>>>,
+    exit: OnceLock<Result<ExitInfo, SavedError>>,
+    exited: Event,
+}
+
+/// An `io::Error` kept to be handed out to every waiter.
+#[derive(Debug)]
+struct SavedError {
+    kind: io::ErrorKind,
+    raw: Option<i32>,
+    message: String,
+}
+
+impl SavedError {
+    fn new(e: &io::Error) -> SavedError {
+        SavedError { kind: e.kind(), raw: e.raw_os_error(), message: e.to_string() }
+    }
+
+    fn to_error(&self) -> io::Error {
+        match self.raw {
+            Some(raw) if self.message.ends_with(&format!("(os error {raw})")) => {
+                io::Error::from_raw_os_error(raw)
+            }
+            _ => io::Error::new(self.kind, self.message.clone()),
+        }
+    }
+}
+
+/// Mutexes here guard plain data that every path leaves consistent, so a panic elsewhere
+/// (a waker) must not turn into a second panic in the reactor.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+static REACTOR: OnceLock<Reactor> = OnceLock::new();
+
+impl Reactor {
+    /// The reactor, created on first use.
+    ///
+    /// # Errors
+    /// Creating the poller failed (`EMFILE`, `ENOMEM`); nothing is cached, the next call retries.
+    pub(crate) fn get() -> io::Result<&'static Reactor> {
+        if let Some(r) = REACTOR.get() {
+            return Ok(r);
+        }
+        let reactor = Reactor {
+            poller: Poller::new()?,
+            backend: backend::get(),
+            children: Mutex::new(Slab::new()),
+            events: Mutex::new(Events::new()),
+            drivers: Drivers::new(),
+        };
+        Ok(REACTOR.get_or_init(|| reactor))
+    }
+
+    /// Spawns a child and starts watching it. On error no child is left behind.
+    pub(crate) fn spawn(
+        &'static self,
+        cmd: &mut std::process::Command,
+    ) -> io::Result<(Arc<ChildState>, Pipes)> {
+        // Fail before a child exists if nobody could ever notice its exit.
+        self.drivers.ensure_driven(self)?;
+        let spawned = self.backend.spawn(cmd)?;
+        let state = {
+            let mut children = lock(&self.children);
+            let entry = children.vacant_entry();
+            let state = Arc::new(ChildState {
+                pid: spawned.pid,
+                key: entry.key(),
+                process: Mutex::new(None),
+                exit: OnceLock::new(),
+                exited: Event::new(),
+            });
+            entry.insert(state.clone());
+            state
+        };
+        // Registered under the child's own lock, so the first readiness waits for it.
+        let mut slot = lock(&state.process);
+        let mut process = spawned.process;
+        let registered = process
+            .register(&self.poller, state.key)
+            // A driver may have left between the check above and the insertion.
+            .and_then(|()| self.drivers.ensure_driven(self));
+        match registered {
+            Ok(()) => {
+                *slot = Some(process);
+                drop(slot);
+                Ok((state, spawned.pipes))
+            }
+            Err(e) => {
+                drop(slot);
+                lock(&self.children).try_remove(state.key);
+                process.abort();
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits for readiness (at most `timeout`) and reaps what it hints at.
+    pub(crate) fn poll_once(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        let mut events = lock(&self.events);
+        events.clear();
+        self.poller.wait(&mut events, timeout)?;
+        for ev in events.iter() {
+            let state = lock(&self.children).get(ev.key).cloned();
+            if let Some(state) = state {
+                self.reap(&state);
+            }
+        }
+        events.clear();
+        Ok(())
+    }
+
+    /// Reaps `state` if it has exited; never blocks. Callable from any thread.
+    pub(crate) fn reap(&self, state: &ChildState) {
+        let mut slot = lock(&state.process);
+        let Some(process) = slot.as_mut() else { return };
+        let outcome = match process.try_reap() {
+            Ok(None) => match process.rearm() {
+                Ok(()) => return,
+                // The exit could never be noticed: end the child rather than lose it.
+                Err(e) => {
+                    if let Some(p) = slot.take() {
+                        p.abort();
+                    }
+                    Err(e)
+                }
+            },
+            Ok(Some(info)) => Ok(info),
+            Err(e) => Err(e),
+        };
+        let _ = state.exit.set(outcome.map_err(|e| SavedError::new(&e)));
+        // Deregisters and closes the descriptor.
+        *slot = None;
+        drop(slot);
+        lock(&self.children).try_remove(state.key);
+        state.exited.notify(usize::MAX);
+    }
+
+    /// Kills the child unless it has already been reaped.
+    pub(crate) fn kill(&self, state: &ChildState) -> io::Result<()> {
+        match lock(&state.process).as_ref() {
+            Some(p) => p.kill(),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops watching without reaping (`reap_on_drop(false)`): the child becomes the caller's
+    /// to reap, as with `std`.
+    pub(crate) fn forget(&self, state: &ChildState) {
+        let process = lock(&state.process).take();
+        if process.is_some() {
+            lock(&self.children).try_remove(state.key);
+            drop(process);
+        }
+    }
+
+    pub(crate) fn has_children(&self) -> bool {
+        !lock(&self.children).is_empty()
+    }
+}
+
+impl ChildState {
+    /// The exit, if the child has been reaped.
+    pub(crate) fn exit(&self) -> Option<io::Result<ExitInfo>> {
+        self.exit.get().map(|r| r.as_ref().map(|i| *i).map_err(SavedError::to_error))
+    }
+
+    /// Waits until the child has been reaped. Cancel-safe.
+    pub(crate) async fn wait(&self) -> io::Result<ExitInfo> {
+        loop {
+            if let Some(exit) = self.exit() {
+                return exit;
+            }
+            let listener = self.exited.listen();
+            if let Some(exit) = self.exit() {
+                return exit;
+            }
+            listener.await;
+        }
+    }
+}
