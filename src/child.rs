@@ -56,7 +56,11 @@ impl Child {
             kill_on_drop: true,
             reap_on_drop: true,
         };
-        let Pipes { stdin, stdout, stderr } = pipes;
+        let Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } = pipes;
         child.stdin = stdin.map(ChildStdin::new).transpose()?;
         child.stdout = stdout.map(ChildStdout::new).transpose()?;
         child.stderr = stderr.map(ChildStderr::new).transpose()?;
@@ -135,7 +139,11 @@ impl Child {
         let stderr = read_all(self.stderr.take());
         async move {
             let (stdout, stderr) = future::try_zip(stdout, stderr).await?;
-            Ok(Output { status: status.await?, stdout, stderr })
+            Ok(Output {
+                status: status.await?,
+                stdout,
+                stderr,
+            })
         }
     }
 }

@@ -122,6 +122,8 @@ fn run_thread(reactor: &'static Reactor) {
 /// assert!(status.success());
 /// # std::io::Result::Ok(()) }).unwrap();
 /// ```
+// An explicit `Send + 'static` in the signature is part of the API (async-process has it too).
+#[allow(clippy::manual_async_fn)]
 pub fn driver() -> impl Future<Output = Infallible> + Send + 'static {
     async {
         match Reactor::get() {
@@ -153,9 +155,7 @@ async fn drive(reactor: &'static Reactor) -> Infallible {
 /// The poller's own descriptor as an async-io source: an epoll (or kqueue) fd is readable
 /// while it has events to deliver.
 #[cfg(unix)]
-fn poller_source(
-    reactor: &Reactor,
-) -> io::Result<async_io::Async<std::os::unix::io::OwnedFd>> {
+fn poller_source(reactor: &Reactor) -> io::Result<async_io::Async<std::os::unix::io::OwnedFd>> {
     use std::os::unix::io::AsFd;
     async_io::Async::new(reactor.poller.as_fd().try_clone_to_owned()?)
 }

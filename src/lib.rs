@@ -70,7 +70,9 @@ pub use stdio::{ChildStderr, ChildStdin, ChildStdout};
 #[doc(no_inline)]
 pub use std::process::{ExitStatus, Output, Stdio};
 
+#[cfg(unix)]
 mod sealed {
+    #[allow(unreachable_pub)] // Nameable only inside the crate: that is what seals the traits.
     pub trait Sealed {}
 }
 

@@ -53,7 +53,11 @@ struct SavedError {
 
 impl SavedError {
     fn new(e: &io::Error) -> SavedError {
-        SavedError { kind: e.kind(), raw: e.raw_os_error(), message: e.to_string() }
+        SavedError {
+            kind: e.kind(),
+            raw: e.raw_os_error(),
+            message: e.to_string(),
+        }
     }
 
     fn to_error(&self) -> io::Error {
@@ -203,7 +207,9 @@ impl Reactor {
 impl ChildState {
     /// The exit, if the child has been reaped.
     pub(crate) fn exit(&self) -> Option<io::Result<ExitInfo>> {
-        self.exit.get().map(|r| r.as_ref().map(|i| *i).map_err(SavedError::to_error))
+        self.exit
+            .get()
+            .map(|r| r.as_ref().map(|i| *i).map_err(SavedError::to_error))
     }
 
     /// Waits until the child has been reaped. Cancel-safe.

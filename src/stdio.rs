@@ -2,6 +2,8 @@
 //!
 //! On Unix each pipe is an [`async_io::Async`] around std's pipe type: readiness comes from
 //! async-io's reactor, exactly as in `async-process`.
+// Elsewhere the types are uninhabited for now, so the arguments of their methods go unused.
+#![cfg_attr(not(unix), allow(unused_variables))]
 
 use std::io;
 use std::pin::Pin;
@@ -98,7 +100,11 @@ pipe!(
 );
 
 impl AsyncWrite for ChildStdin {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         #[cfg(unix)]
         return Pin::new(&mut self.get_mut().0).poll_write(cx, buf);
         #[cfg(not(unix))]

@@ -1,4 +1,6 @@
 //! What a reap returns: the wait status and the resource usage the kernel reported with it.
+// The conversions serve every Unix backend; only Linux has one yet (FreeBSD's is issue #6).
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 #[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
@@ -36,7 +38,9 @@ impl Usage {
         Usage {
             user: timeval(ru.ru_utime),
             system: timeval(ru.ru_stime),
-            max_rss: u64::try_from(ru.ru_maxrss).unwrap_or(0).saturating_mul(1024),
+            max_rss: u64::try_from(ru.ru_maxrss)
+                .unwrap_or(0)
+                .saturating_mul(1024),
         }
     }
 }
@@ -79,7 +83,10 @@ mod tests {
     #[test]
     fn signals_and_core_dumps() {
         let st = wait_status(libc::CLD_KILLED, libc::SIGKILL).unwrap();
-        assert_eq!((st.code(), st.signal(), st.core_dumped()), (None, Some(9), false));
+        assert_eq!(
+            (st.code(), st.signal(), st.core_dumped()),
+            (None, Some(9), false)
+        );
         let st = wait_status(libc::CLD_DUMPED, libc::SIGSEGV).unwrap();
         assert_eq!((st.signal(), st.core_dumped()), (Some(libc::SIGSEGV), true));
     }

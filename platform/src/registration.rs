@@ -38,7 +38,8 @@ impl<F: AsFd> Registration<F> {
     /// # Errors
     /// What `epoll_ctl(EPOLL_CTL_MOD)` reports.
     pub fn rearm(&self, key: usize) -> io::Result<()> {
-        self.poller.modify(self.source.as_fd(), Event::readable(key))
+        self.poller
+            .modify(self.source.as_fd(), Event::readable(key))
     }
 
     /// The registered descriptor.
