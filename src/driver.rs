@@ -62,7 +62,7 @@ impl Drivers {
         Ok(())
     }
 
-    fn enter(&self, reactor: &Reactor) {
+    pub(crate) fn enter(&self, reactor: &Reactor) {
         self.count.fetch_add(1, Ordering::SeqCst);
         // Moves the thread, if it is in `wait`, out of the way; sticky if it is not.
         let _ = reactor.poller.notify();
@@ -104,10 +104,11 @@ fn run_thread(reactor: &'static Reactor) {
 /// Drives the reactor from the caller's executor, so that no `childfd-reactor` thread is
 /// needed.
 ///
-/// While at least one `driver()` future is being polled, the exits of all children are noticed
-/// by it; the `childfd-reactor` thread is not started (or, if it already runs, stands aside).
-/// If every driver is dropped while children remain, the thread takes over. This future never
-/// completes: spawn it as a background task, as with `async-process`.
+/// From the moment `driver()` is called until the returned future is dropped, the reactor
+/// counts on that future being polled: children spawned meanwhile start no thread, and a
+/// `childfd-reactor` thread that already runs stands aside. When the last driver is dropped
+/// while children remain, the thread takes over. The future never completes: spawn it as a
+/// background task, as with `async-process`.
 ///
 /// # Examples
 ///
@@ -125,33 +126,38 @@ fn run_thread(reactor: &'static Reactor) {
 // An explicit `Send + 'static` in the signature is part of the API (async-process has it too).
 #[allow(clippy::manual_async_fn)]
 pub fn driver() -> impl Future<Output = Infallible> + Send + 'static {
-    async {
-        match Reactor::get() {
-            Ok(reactor) => drive(reactor).await,
+    // Counted now rather than at the first poll, so that a child spawned right after
+    // `spawn(driver())` (before the executor ran the task) does not start the thread.
+    let guard = Reactor::get().ok().map(|reactor| {
+        reactor.drivers.enter(reactor);
+        CallOnDrop(move || reactor.drivers.leave(reactor))
+    });
+    async move {
+        match guard {
+            Some(guard) => drive(guard).await,
             // Without a reactor no child can be spawned, so there is nothing to drive.
-            Err(_) => futures_lite::future::pending().await,
+            None => futures_lite::future::pending().await,
         }
     }
 }
 
-async fn drive(reactor: &'static Reactor) -> Infallible {
-    reactor.drivers.enter(reactor);
-    let _guard = CallOnDrop(move || reactor.drivers.leave(reactor));
+async fn drive<F: FnMut() + Send>(guard: CallOnDrop<F>) -> Infallible {
     #[cfg(unix)]
-    if let Ok(source) = poller_source(reactor) {
-        loop {
-            // Errors are those of epoll_wait: persistent, and the thread would hit them too.
-            let _ = reactor.poll_once(Some(std::time::Duration::ZERO));
-            if source.readable().await.is_err() {
-                break;
+    if let Ok(reactor) = Reactor::get() {
+        if let Ok(source) = poller_source(reactor) {
+            loop {
+                // Errors are those of epoll_wait: persistent, and the thread would hit them too.
+                let _ = reactor.poll_once(Some(std::time::Duration::ZERO));
+                if source.readable().await.is_err() {
+                    break;
+                }
             }
         }
     }
     // The poller cannot be watched from here: let the thread do the work.
-    drop(_guard);
+    drop(guard);
     futures_lite::future::pending().await
 }
-
 /// The poller's own descriptor as an async-io source: an epoll (or kqueue) fd is readable
 /// while it has events to deliver.
 #[cfg(unix)]

@@ -87,14 +87,18 @@ impl Reactor {
         if let Some(r) = REACTOR.get() {
             return Ok(r);
         }
-        let reactor = Reactor {
+        let reactor = Reactor::new(backend::get())?;
+        Ok(REACTOR.get_or_init(|| reactor))
+    }
+
+    fn new(backend: &'static dyn Backend) -> io::Result<Reactor> {
+        Ok(Reactor {
             poller: Poller::new()?,
-            backend: backend::get(),
+            backend,
             children: Mutex::new(Slab::new()),
             events: Mutex::new(Events::new()),
             drivers: Drivers::new(),
-        };
-        Ok(REACTOR.get_or_init(|| reactor))
+        })
     }
 
     /// Spawns a child and starts watching it. On error no child is left behind.
@@ -105,11 +109,21 @@ impl Reactor {
         // Fail before a child exists if nobody could ever notice its exit.
         self.drivers.ensure_driven(self)?;
         let spawned = self.backend.spawn(cmd)?;
+        let state = self.watch(spawned.pid, spawned.process)?;
+        Ok((state, spawned.pipes))
+    }
+
+    /// Puts a freshly spawned child in the poller. On error it is killed and reaped.
+    fn watch(
+        &'static self,
+        pid: u32,
+        mut process: Box<dyn Process>,
+    ) -> io::Result<Arc<ChildState>> {
         let state = {
             let mut children = lock(&self.children);
             let entry = children.vacant_entry();
             let state = Arc::new(ChildState {
-                pid: spawned.pid,
+                pid,
                 key: entry.key(),
                 process: Mutex::new(None),
                 exit: OnceLock::new(),
@@ -120,16 +134,15 @@ impl Reactor {
         };
         // Registered under the child's own lock, so the first readiness waits for it.
         let mut slot = lock(&state.process);
-        let mut process = spawned.process;
         let registered = process
             .register(&self.poller, state.key)
-            // A driver may have left between the check above and the insertion.
+            // A driver may have left between the check in `spawn` and the insertion.
             .and_then(|()| self.drivers.ensure_driven(self));
         match registered {
             Ok(()) => {
                 *slot = Some(process);
                 drop(slot);
-                Ok((state, spawned.pipes))
+                Ok(state)
             }
             Err(e) => {
                 drop(slot);
@@ -226,3 +239,6 @@ impl ChildState {
         }
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests;

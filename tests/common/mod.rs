@@ -1,0 +1,73 @@
+//! What the tests read from /proc to prove nothing leaks, and a guard against hanging.
+#![allow(dead_code)] // Each test binary uses a different part.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Pids of our children, running or zombie, with their state letter.
+pub fn children() -> Vec<(u32, char)> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            out.push((pid, state));
+        }
+    }
+    out
+}
+
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|s| s.trim_end().to_owned())
+        .collect()
+}
+
+/// Whether SIGCHLD is caught or ignored by this process (it must be neither).
+pub fn sigchld_touched() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let mask = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+    };
+    let bit = 1u64 << (17 - 1); // SIGCHLD is 17 on x86, arm and riscv Linux.
+    (mask("SigCgt:") | mask("SigIgn:")) & bit != 0
+}
+
+/// Polls `cond` until it holds or `limit` passes; returns whether it held.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Runs `fut` to completion, failing the test instead of hanging if it takes over a minute.
+pub fn block_on<T>(fut: impl Future<Output = T>) -> T {
+    futures_lite::future::block_on(futures_lite::future::or(async { fut.await }, async {
+        async_io::Timer::after(Duration::from_secs(60)).await;
+        panic!("timed out after 60 s");
+    }))
+}

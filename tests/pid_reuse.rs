@@ -1,0 +1,58 @@
+//! Killing a reaped child never signals the process that got its pid next.
+//! Needs root (to steer pid allocation through /proc/sys/kernel/ns_last_pid); skips otherwise.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use childfd::Command;
+use common::block_on;
+
+const LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
+
+#[test]
+fn kill_after_reap_spares_the_process_that_reused_the_pid() {
+    if std::fs::write(
+        LAST_PID,
+        std::fs::read_to_string(LAST_PID).unwrap_or_default(),
+    )
+    .is_err()
+    {
+        println!("SKIP: {LAST_PID} is not writable (needs root in the initial pid namespace)");
+        return;
+    }
+    // Other processes on the machine may take the pid first: try a few times.
+    for attempt in 1..=20 {
+        let mut old = Command::new("true").spawn().unwrap();
+        assert!(block_on(old.status()).unwrap().success());
+        std::fs::write(LAST_PID, (old.id() - 1).to_string()).unwrap();
+        let mut new = Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        if new.id() != old.id() {
+            println!(
+                "attempt {attempt}: pid {} was taken by someone else",
+                old.id()
+            );
+            continue;
+        }
+        // `old` names the same pid as `new`, but its descriptor was closed at the reap.
+        old.kill().unwrap();
+        drop(old);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(
+            new.try_status().unwrap(),
+            None,
+            "the new process was signalled"
+        );
+        new.kill().unwrap();
+        let status = block_on(new.status()).unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        return;
+    }
+    panic!("could not make a new child reuse a pid in 20 attempts");
+}
