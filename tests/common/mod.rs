@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// Pids of our children, running or zombie, with their state letter.
-pub fn children() -> Vec<(u32, char)> {
+pub(crate) fn children() -> Vec<(u32, char)> {
     let me = std::process::id();
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -28,11 +28,11 @@ pub fn children() -> Vec<(u32, char)> {
     out
 }
 
-pub fn open_fds() -> usize {
+pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-pub fn thread_names() -> Vec<String> {
+pub(crate) fn thread_names() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .flatten()
@@ -42,7 +42,7 @@ pub fn thread_names() -> Vec<String> {
 }
 
 /// Whether SIGCHLD is caught or ignored by this process (it must be neither).
-pub fn sigchld_touched() -> bool {
+pub(crate) fn sigchld_touched() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let mask = |name: &str| {
         let line = status.lines().find(|l| l.starts_with(name)).unwrap();
@@ -53,7 +53,7 @@ pub fn sigchld_touched() -> bool {
 }
 
 /// Polls `cond` until it holds or `limit` passes; returns whether it held.
-pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if cond() {
@@ -65,8 +65,8 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// Runs `fut` to completion, failing the test instead of hanging if it takes over a minute.
-pub fn block_on<T>(fut: impl Future<Output = T>) -> T {
-    futures_lite::future::block_on(futures_lite::future::or(async { fut.await }, async {
+pub(crate) fn block_on<T>(fut: impl Future<Output = T>) -> T {
+    futures_lite::future::block_on(futures_lite::future::or(fut, async {
         async_io::Timer::after(Duration::from_secs(60)).await;
         panic!("timed out after 60 s");
     }))
