@@ -28,7 +28,7 @@
 //!     .spawn()?;
 //! let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
 //!     .lines()
-//!     .collect::<Result<_, _>>()
+//!     .try_collect()
 //!     .await?;
 //! assert_eq!(lines, ["one", "two"]);
 //! assert_eq!(child.status().await?.code(), Some(3));
@@ -69,6 +69,11 @@ pub use stdio::{ChildStderr, ChildStdin, ChildStdout};
 
 #[doc(no_inline)]
 pub use std::process::{ExitStatus, Output, Stdio};
+
+// The README's example is compiled and run with the doctests.
+#[cfg(all(doctest, target_os = "linux"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(unix)]
 mod sealed {

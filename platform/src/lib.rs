@@ -10,11 +10,11 @@
 //!
 //! | item | Linux (`linux`) | other targets |
 //! |---|---|---|
-//! | a descriptor type that owns the child's process descriptor | [`linux::PidFd`] | planned (FreeBSD procdesc, Windows handle) |
-//! | `try_wait(&self) -> io::Result<Option<ExitInfo>>`, non-blocking, with resource usage | [`linux::PidFd::try_wait`] | |
-//! | `send_signal(&self, sig)`: a no-op on a zombie, `ESRCH` after the reap | [`linux::PidFd::send_signal`] | |
+//! | a descriptor type that owns the child's process descriptor | `linux::PidFd` | planned (FreeBSD procdesc, Windows handle) |
+//! | `try_wait(&self) -> io::Result<Option<ExitInfo>>`, non-blocking, with resource usage | `linux::PidFd::try_wait` | |
+//! | `send_signal(&self, sig)`: a no-op on a zombie, `ESRCH` after the reap | `linux::PidFd::send_signal` | |
 //!
-//! Shared by every Unix: [`ExitInfo`] (a wait status plus resource usage) and [`Registration`],
+//! Shared by every Unix: [`ExitInfo`] (a wait status plus resource usage) and `Registration`,
 //! the RAII guard that keeps a descriptor in a [`polling::Poller`] and deletes it before the
 //! descriptor is closed.
 #![cfg_attr(not(unix), allow(unused))]
