@@ -11,6 +11,7 @@ use futures_lite::{future, AsyncReadExt};
 use crate::backend::Pipes;
 use crate::reactor::{ChildState, Reactor};
 use crate::stdio::{ChildStderr, ChildStdin, ChildStdout};
+use crate::Exit;
 
 /// A child process created by [`Command::spawn`](crate::Command::spawn).
 ///
@@ -96,10 +97,7 @@ impl Child {
     /// # Errors
     /// The child was reaped by someone else (a foreign `waitpid(-1)`), so its status is lost.
     pub fn try_status(&mut self) -> io::Result<Option<ExitStatus>> {
-        if self.state.exit().is_none() {
-            self.reactor.reap(&self.state);
-        }
-        self.state.exit().transpose().map(|e| e.map(|i| i.status))
+        Ok(self.try_exited()?.map(|e| e.status()))
     }
 
     /// Closes the child's stdin, then waits for it to exit.
@@ -123,7 +121,30 @@ impl Child {
     pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send + 'static {
         self.stdin.take();
         let state = self.state.clone();
-        async move { state.wait().await.map(|info| info.status) }
+        async move { state.wait().await.map(|exit| exit.status()) }
+    }
+
+    /// Like [`status()`](Child::status), with everything else known about the exit: CPU time,
+    /// peak memory, wall time (see [`Exit`]).
+    ///
+    /// # Errors
+    /// As [`status()`](Child::status).
+    pub fn exited(&mut self) -> impl Future<Output = io::Result<Exit>> + Send + 'static {
+        self.stdin.take();
+        let state = self.state.clone();
+        async move { state.wait().await }
+    }
+
+    /// The [`Exit`] if the child has exited, without blocking; see
+    /// [`try_status()`](Child::try_status).
+    ///
+    /// # Errors
+    /// As [`try_status()`](Child::try_status).
+    pub fn try_exited(&mut self) -> io::Result<Option<Exit>> {
+        if self.state.exit().is_none() {
+            self.reactor.reap(&self.state);
+        }
+        self.state.exit().transpose()
     }
 
     /// Closes stdin, reads stdout and stderr to the end, and waits for the child to exit.

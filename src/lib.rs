@@ -57,6 +57,7 @@ mod backend;
 mod child;
 mod command;
 mod driver;
+mod exit;
 mod reactor;
 mod stdio;
 #[cfg(unix)]
@@ -65,6 +66,7 @@ pub mod unix;
 pub use child::Child;
 pub use command::Command;
 pub use driver::driver;
+pub use exit::Exit;
 pub use stdio::{ChildStderr, ChildStdin, ChildStdout};
 
 #[doc(no_inline)]
@@ -85,6 +87,7 @@ mod sealed {
 fn _assert_send_sync() {
     fn both<T: Send + Sync>() {}
     both::<Command>();
+    both::<Exit>();
     both::<Child>();
     both::<ChildStdin>();
     both::<ChildStdout>();

@@ -11,14 +11,15 @@
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
 
 use event_listener::Event;
-use platform::ExitInfo;
 use polling::{Events, Poller};
 use slab::Slab;
 
 use crate::backend::{self, Backend, Pipes, Process};
 use crate::driver::Drivers;
+use crate::Exit;
 
 /// Everything the process knows about its children.
 #[derive(Debug)]
@@ -37,9 +38,10 @@ pub(crate) struct Reactor {
 pub(crate) struct ChildState {
     pub(crate) pid: u32,
     key: usize,
+    spawned: Instant,
     /// `None` once the child has been reaped (or abandoned): its descriptor is then closed.
     process: Mutex<Option<Box<dyn Process>>>,
-    exit: OnceLock<Result<ExitInfo, SavedError>>,
+    exit: OnceLock<Result<Exit, SavedError>>,
     exited: Event,
 }
 
@@ -109,7 +111,7 @@ impl Reactor {
         // Fail before a child exists if nobody could ever notice its exit.
         self.drivers.ensure_driven(self)?;
         let spawned = self.backend.spawn(cmd)?;
-        let state = self.watch(spawned.pid, spawned.process)?;
+        let state = self.watch(spawned.pid, spawned.process, spawned.at)?;
         Ok((state, spawned.pipes))
     }
 
@@ -118,6 +120,7 @@ impl Reactor {
         &'static self,
         pid: u32,
         mut process: Box<dyn Process>,
+        spawned: Instant,
     ) -> io::Result<Arc<ChildState>> {
         let state = {
             let mut children = lock(&self.children);
@@ -125,6 +128,7 @@ impl Reactor {
             let state = Arc::new(ChildState {
                 pid,
                 key: entry.key(),
+                spawned,
                 process: Mutex::new(None),
                 exit: OnceLock::new(),
                 exited: Event::new(),
@@ -183,7 +187,7 @@ impl Reactor {
                     Err(e)
                 }
             },
-            Ok(Some(info)) => Ok(info),
+            Ok(Some(info)) => Ok(Exit::new(info, state.spawned.elapsed())),
             Err(e) => Err(e),
         };
         let _ = state.exit.set(outcome.map_err(|e| SavedError::new(&e)));
@@ -219,14 +223,14 @@ impl Reactor {
 
 impl ChildState {
     /// The exit, if the child has been reaped.
-    pub(crate) fn exit(&self) -> Option<io::Result<ExitInfo>> {
+    pub(crate) fn exit(&self) -> Option<io::Result<Exit>> {
         self.exit
             .get()
-            .map(|r| r.as_ref().map(|i| *i).map_err(SavedError::to_error))
+            .map(|r| r.as_ref().map(|e| *e).map_err(SavedError::to_error))
     }
 
     /// Waits until the child has been reaped. Cancel-safe.
-    pub(crate) async fn wait(&self) -> io::Result<ExitInfo> {
+    pub(crate) async fn wait(&self) -> io::Result<Exit> {
         loop {
             if let Some(exit) = self.exit() {
                 return exit;

@@ -50,6 +50,8 @@ pub(crate) trait Process: Send + fmt::Debug {
 #[derive(Debug)]
 pub(crate) struct Spawned {
     pub(crate) pid: u32,
+    /// When the child was created, for `Exit::wall_time`.
+    pub(crate) at: std::time::Instant,
     pub(crate) process: Box<dyn Process>,
     pub(crate) pipes: Pipes,
 }

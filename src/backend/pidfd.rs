@@ -17,6 +17,7 @@ pub(crate) struct PidFdBackend;
 
 impl Backend for PidFdBackend {
     fn spawn(&self, cmd: &mut std::process::Command) -> io::Result<Spawned> {
+        let at = std::time::Instant::now();
         let mut child = cmd.spawn()?;
         let pid = child.id();
         let fd = match PidFd::open(pid) {
@@ -31,6 +32,7 @@ impl Backend for PidFdBackend {
         };
         Ok(Spawned {
             pid,
+            at,
             process: Box::new(PidFdProcess::Idle(fd)),
             pipes: Pipes {
                 stdin: child.stdin.take(),

@@ -80,7 +80,7 @@ fn mock(spurious: usize) -> (Box<Mock>, UnixStream, Arc<AtomicUsize>, Arc<Atomic
 fn spurious_readiness_rearms_and_a_later_exit_is_delivered() {
     let r = reactor();
     let (m, mut peer, polls, _) = mock(3);
-    let state = r.watch(42, m).unwrap();
+    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
     peer.write_all(b"x").unwrap();
     // Each poll sees readiness (the byte stays unread), and the first three are not exits.
     for expected in 1..=3 {
@@ -91,7 +91,7 @@ fn spurious_readiness_rearms_and_a_later_exit_is_delivered() {
     }
     r.poll_once(Some(Duration::from_secs(5))).unwrap();
     let exit = state.exit().unwrap().unwrap();
-    assert_eq!(exit.status.code(), Some(7));
+    assert_eq!(exit.status().code(), Some(7));
     assert!(!r.has_children(), "a reaped child leaves the reactor");
     // The descriptor was deregistered and closed at the reap: its peer sees a broken pipe,
     // and polling again reaps nothing more.
@@ -107,7 +107,7 @@ fn spurious_readiness_rearms_and_a_later_exit_is_delivered() {
 fn waiters_all_get_the_same_exit() {
     let r = reactor();
     let (m, mut peer, _, _) = mock(0);
-    let state = r.watch(42, m).unwrap();
+    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
     let waiters: Vec<_> = (0..4)
         .map(|_| {
             let state = state.clone();
@@ -117,7 +117,7 @@ fn waiters_all_get_the_same_exit() {
     peer.write_all(b"x").unwrap();
     r.poll_once(Some(Duration::from_secs(5))).unwrap();
     for w in waiters {
-        assert_eq!(w.join().unwrap().unwrap().status.code(), Some(7));
+        assert_eq!(w.join().unwrap().unwrap().status().code(), Some(7));
     }
 }
 
@@ -125,7 +125,7 @@ fn waiters_all_get_the_same_exit() {
 fn kill_after_reap_reaches_nobody() {
     let r = reactor();
     let (m, mut peer, _, killed) = mock(0);
-    let state = r.watch(42, m).unwrap();
+    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
     r.kill(&state).unwrap();
     assert_eq!(killed.load(Ordering::SeqCst), 1);
     peer.write_all(b"x").unwrap();
@@ -143,7 +143,7 @@ fn kill_after_reap_reaches_nobody() {
 fn a_stale_key_is_ignored() {
     let r = reactor();
     let (m, _peer, polls, _) = mock(0);
-    let state = r.watch(42, m).unwrap();
+    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
     r.forget(&state);
     assert!(!r.has_children());
     r.reap(&state);
