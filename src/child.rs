@@ -90,6 +90,38 @@ impl Child {
         self.reactor.kill(&self.state)
     }
 
+    /// Sends the Unix signal `sig` (e.g. `15` for `SIGTERM`) to the child.
+    ///
+    /// Like [`kill()`](Child::kill), it goes through the process descriptor: `Ok(())` and no
+    /// effect once the child has exited, never a signal to a process that reused its pid.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a signal number the OS does not have; `EPERM`.
+    #[cfg(unix)]
+    pub fn signal(&self, sig: i32) -> io::Result<()> {
+        self.reactor.signal(&self.state, sig, false)
+    }
+
+    /// Sends the Unix signal `sig` to the child's whole process group: the way to stop a
+    /// shell and everything it started, for a child spawned as a group leader
+    /// (`process_group(0)` or `setsid`; reach them through `From<std::process::Command>`).
+    ///
+    /// For a child that shares the caller's group this signals the caller too, as `killpg(2)`
+    /// does.
+    ///
+    /// # Platform-specific behavior
+    /// Linux 6.9 and later send it through the pidfd (`PIDFD_SIGNAL_PROCESS_GROUP`). Older
+    /// kernels use `killpg(getpgid(pid))` while the child is known not to be reaped, so the
+    /// group id cannot be stale.
+    ///
+    /// # Errors
+    /// As [`signal()`](Child::signal). `Ok(())` once the child has been reaped: its group may
+    /// live on, but it can no longer be named safely.
+    #[cfg(unix)]
+    pub fn signal_group(&self, sig: i32) -> io::Result<()> {
+        self.reactor.signal(&self.state, sig, true)
+    }
+
     /// Returns the exit status if the child has exited, without blocking.
     ///
     /// Unlike [`status()`](Child::status), this does not close the child's stdin.

@@ -206,6 +206,16 @@ impl Reactor {
         }
     }
 
+    /// Signals the child (or its group) unless it has already been reaped. The child's lock
+    /// is held meanwhile, so the reactor cannot reap it and free its pid under the signal.
+    #[cfg(unix)]
+    pub(crate) fn signal(&self, state: &ChildState, sig: i32, group: bool) -> io::Result<()> {
+        match lock(&state.process).as_ref() {
+            Some(p) => p.signal(sig, group),
+            None => Ok(()),
+        }
+    }
+
     /// Stops watching without reaping (`reap_on_drop(false)`): the child becomes the caller's
     /// to reap, as with `std`.
     pub(crate) fn forget(&self, state: &ChildState) {

@@ -41,6 +41,11 @@ pub(crate) trait Process: Send + fmt::Debug {
     /// Sends `SIGKILL` (or the OS's equivalent). `Ok` also when the child has already exited.
     fn kill(&self) -> io::Result<()>;
 
+    /// Sends signal `sig` to the child, or with `group` to its process group. `Ok` also when
+    /// the child has already exited. The caller holds off reaping meanwhile.
+    #[cfg(unix)]
+    fn signal(&self, sig: i32, group: bool) -> io::Result<()>;
+
     /// Kills the child and reaps it, blocking: the error path of a spawn that cannot be
     /// completed, so that no child outlives its failed `spawn()`.
     fn abort(self: Box<Self>);

@@ -103,6 +103,14 @@ impl Process for PidFdProcess {
         self.fd()?.kill().map(drop)
     }
 
+    fn signal(&self, sig: i32, group: bool) -> io::Result<()> {
+        let fd = self.fd()?;
+        match group {
+            false => fd.send_signal(sig).map(drop),
+            true => fd.send_signal_to_group(sig).map(drop),
+        }
+    }
+
     fn abort(self: Box<Self>) {
         if let Ok(fd) = self.fd() {
             let _ = fd.kill();

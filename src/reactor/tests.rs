@@ -51,6 +51,9 @@ impl Process for Mock {
         self.killed.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
+    fn signal(&self, _: i32, _: bool) -> io::Result<()> {
+        self.kill()
+    }
     fn abort(self: Box<Self>) {}
 }
 

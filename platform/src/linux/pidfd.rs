@@ -4,6 +4,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::process::{Pid, Signal};
 
@@ -11,7 +12,16 @@ use crate::exit::{wait_status, ExitInfo, Usage};
 
 /// An owned pidfd. Always close-on-exec (pidfd_open(2)).
 #[derive(Debug)]
-pub struct PidFd(OwnedFd);
+pub struct PidFd {
+    fd: OwnedFd,
+    pid: u32,
+}
+
+/// `PIDFD_SIGNAL_PROCESS_GROUP` (Linux 6.9, include/uapi/linux/pidfd.h); libc lacks it.
+const PIDFD_SIGNAL_PROCESS_GROUP: libc::c_uint = 1 << 2;
+
+/// Set once the kernel has answered `EINVAL` to `PIDFD_SIGNAL_PROCESS_GROUP` (before 6.9).
+static NO_GROUP_FLAG: AtomicBool = AtomicBool::new(false);
 
 impl PidFd {
     /// Opens a pidfd for `pid` with `pidfd_open(2)` (Linux 5.3).
@@ -23,12 +33,17 @@ impl PidFd {
     /// `ENOSYS` (before 5.3, valgrind), `EPERM` (seccomp), `ESRCH`, `EMFILE`, `ENFILE`.
     #[doc(alias = "pidfd_open")]
     pub fn open(pid: u32) -> io::Result<PidFd> {
-        let pid = i32::try_from(pid)
+        let raw = i32::try_from(pid)
             .ok()
             .and_then(Pid::from_raw)
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
-        Ok(PidFd(fd))
+        let fd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())?;
+        Ok(PidFd { fd, pid })
+    }
+
+    /// The process id the descriptor refers to.
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// Sends `sig` (a Unix signal number) with `pidfd_send_signal(2)` (Linux 5.1).
@@ -41,13 +56,69 @@ impl PidFd {
     #[doc(alias = "pidfd_send_signal")]
     /// `Ok(true)`: delivered (or discarded by a zombie); `Ok(false)`: already reaped.
     pub fn send_signal(&self, sig: i32) -> io::Result<bool> {
+        if sig == 0 {
+            // Signal 0 only checks that the process can be signalled (kill(2)).
+            // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, signal 0, no
+            // siginfo and no flags.
+            let ret =
+                unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), 0, 0, 0) };
+            return match ret {
+                0 => Ok(true),
+                _ if io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => Ok(false),
+                _ => Err(io::Error::last_os_error()),
+            };
+        }
         let sig = Signal::from_named_raw(sig)
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-        match rustix::process::pidfd_send_signal(self.0.as_fd(), sig) {
+        match rustix::process::pidfd_send_signal(self.fd.as_fd(), sig) {
             Ok(()) => Ok(true),
             Err(rustix::io::Errno::SRCH) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Sends `sig` to the child's whole process group: `PIDFD_SIGNAL_PROCESS_GROUP` on Linux
+    /// 6.9 and later, else `killpg(getpgid(pid))`, which is safe from pid reuse only while the
+    /// child is not reaped: the caller must hold off its own reaping meanwhile.
+    ///
+    /// Meant for a child that leads its own group (`process_group(0)`, `setsid`): for one in
+    /// the caller's group it signals the caller too, as `killpg(2)` would.
+    ///
+    /// # Errors
+    /// As [`send_signal`](Self::send_signal); `ESRCH`/`Ok(false)` once the child is reaped.
+    pub fn send_signal_to_group(&self, sig: i32) -> io::Result<bool> {
+        let signal = Signal::from_named_raw(sig)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if !NO_GROUP_FLAG.load(Ordering::Relaxed) {
+            // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, a valid signal
+            // number, a NULL siginfo (the kernel fills in a default one) and a flag word.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    self.fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    PIDFD_SIGNAL_PROCESS_GROUP,
+                )
+            };
+            if ret == 0 {
+                return Ok(true);
+            }
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::ESRCH) => return Ok(false),
+                // The signal was checked above, so EINVAL means the flag is unknown (< 6.9).
+                Some(libc::EINVAL) => NO_GROUP_FLAG.store(true, Ordering::Relaxed),
+                _ => return Err(io::Error::last_os_error()),
+            }
+        }
+        // A zombie still answers 0 to pidfd_send_signal and keeps its pid and group.
+        if !self.send_signal(0)? {
+            return Ok(false);
+        }
+        let pid = Pid::from_raw(self.pid as i32).ok_or(io::ErrorKind::InvalidInput)?;
+        let group = rustix::process::getpgid(Some(pid))?;
+        rustix::process::kill_process_group(group, signal)?;
+        Ok(true)
     }
 
     /// Sends `SIGKILL`; see [`send_signal`](Self::send_signal).
@@ -103,7 +174,7 @@ impl PidFd {
             libc::syscall(
                 libc::SYS_waitid,
                 libc::P_PIDFD,
-                self.0.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 info.as_mut_ptr(),
                 options,
                 usage.as_mut_ptr(),
@@ -143,18 +214,18 @@ impl PidFd {
 
 impl AsFd for PidFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+        self.fd.as_fd()
     }
 }
 
 impl AsRawFd for PidFd {
     fn as_raw_fd(&self) -> std::os::unix::io::RawFd {
-        self.0.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 }
 
 impl From<PidFd> for OwnedFd {
     fn from(fd: PidFd) -> OwnedFd {
-        fd.0
+        fd.fd
     }
 }

@@ -1,0 +1,95 @@
+//! Signals go through the descriptor: to the child, or to its whole process group.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::ErrorKind;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt};
+use std::time::Duration;
+
+use childfd::Command;
+use common::{block_on, eventually};
+
+/// Pids of live processes whose process group is `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        // state ppid pgrp ...
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) && fields[0] != "Z" {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn signal_reaches_the_child() {
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    child.signal(15).unwrap();
+    assert_eq!(block_on(child.status()).unwrap().signal(), Some(15));
+    // Reaped: signalling again reaches nobody and is not an error.
+    child.signal(15).unwrap();
+    child.signal_group(15).unwrap();
+}
+
+#[test]
+fn a_trapped_signal_is_delivered_not_forced() {
+    let mut child = Command::new("sh")
+        .args(["-c", "trap 'exit 7' USR1; while :; do sleep 0.01; done"])
+        .spawn()
+        .unwrap();
+    // The trap exists once sh runs its loop; until then USR1 would kill it.
+    std::thread::sleep(Duration::from_millis(200));
+    child.signal(10).unwrap();
+    assert_eq!(block_on(child.status()).unwrap().code(), Some(7));
+}
+
+#[test]
+fn bad_signal_numbers_are_invalid_input() {
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert_eq!(
+        child.signal(1000).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        child.signal_group(-1).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    child.kill().unwrap();
+}
+
+#[test]
+fn signal_group_ends_a_shell_and_its_children() {
+    let mut std_cmd = std::process::Command::new("sh");
+    std_cmd
+        .args(["-c", "sleep 100 & sleep 100 & wait"])
+        .process_group(0);
+    let mut child = Command::from(std_cmd).spawn().unwrap();
+    let pgid = child.id();
+    assert!(
+        eventually(Duration::from_secs(10), || group_members(pgid).len() == 3),
+        "expected sh and two sleeps in group {pgid}: {:?}",
+        group_members(pgid)
+    );
+    child.signal_group(9).unwrap();
+    assert_eq!(block_on(child.status()).unwrap().signal(), Some(9));
+    assert!(
+        eventually(Duration::from_secs(10), || group_members(pgid).is_empty()),
+        "survivors in group {pgid}: {:?}",
+        group_members(pgid)
+    );
+}
