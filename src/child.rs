@@ -9,8 +9,9 @@ use std::sync::Arc;
 use futures_lite::{future, AsyncReadExt};
 
 use crate::backend::Pipes;
+use crate::pipes::{ChildStderr, ChildStdin, ChildStdout};
 use crate::reactor::{ChildState, Reactor};
-use crate::stdio::{ChildStderr, ChildStdin, ChildStdout};
+use crate::spec::{Defaults, Spec};
 use crate::Exit;
 
 /// A child process created by [`Command::spawn`](crate::Command::spawn).
@@ -41,12 +42,13 @@ pub struct Child {
 
 impl Child {
     pub(crate) fn spawn(
-        cmd: &mut std::process::Command,
+        spec: &mut Spec,
+        defaults: Defaults,
         kill_on_drop: bool,
         reap_on_drop: bool,
     ) -> io::Result<Child> {
         let reactor = Reactor::get()?;
-        let (state, pipes) = reactor.spawn(cmd)?;
+        let (state, pipes) = reactor.spawn(spec, defaults)?;
         let mut child = Child {
             stdin: None,
             stdout: None,
@@ -153,7 +155,8 @@ impl Child {
     pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send + 'static {
         self.stdin.take();
         let state = self.state.clone();
-        async move { state.wait().await.map(|exit| exit.status()) }
+        let reactor = self.reactor;
+        async move { state.wait(reactor).await.map(|exit| exit.status()) }
     }
 
     /// Like [`status()`](Child::status), with everything else known about the exit: CPU time,
@@ -164,7 +167,8 @@ impl Child {
     pub fn exited(&mut self) -> impl Future<Output = io::Result<Exit>> + Send + 'static {
         self.stdin.take();
         let state = self.state.clone();
-        async move { state.wait().await }
+        let reactor = self.reactor;
+        async move { state.wait(reactor).await }
     }
 
     /// The [`Exit`] if the child has exited, without blocking; see

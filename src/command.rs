@@ -5,12 +5,22 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::Path;
-use std::process::{ExitStatus, Output, Stdio};
+use std::process::{ExitStatus, Output};
 
-use crate::Child;
+use crate::spec::{Defaults, Spec};
+use crate::{Child, Stdio};
 
 /// A builder for child processes: every method of [`std::process::Command`] and of
 /// `async_process::Command`, with the same names, arguments and defaults.
+///
+/// # Spawn routes
+/// On Linux a command is spawned by this crate's engine: `clone(CLONE_VM | CLONE_VFORK |
+/// CLONE_PIDFD)`, so the child is born with its pidfd and no other part of the program can
+/// reap it (and recycle its pid) before the crate watches it. Two kinds of commands are
+/// spawned by `std` instead, followed by `pidfd_open`, because part of their configuration
+/// can only be read by `std`: those converted with `From<std::process::Command>`, and those
+/// given a [`std::process::Stdio`] (rather than this crate's [`Stdio`]). They behave the same,
+/// but are race-free only while nothing else in the process reaps children.
 ///
 /// # Examples
 /// ```
@@ -23,10 +33,7 @@ use crate::Child;
 /// # std::io::Result::Ok(()) }).unwrap();
 /// ```
 pub struct Command {
-    pub(crate) inner: std::process::Command,
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
+    pub(crate) spec: Spec,
     reap_on_drop: bool,
     kill_on_drop: bool,
 }
@@ -35,12 +42,21 @@ impl Command {
     /// A command that runs `program`, found in `PATH` unless it contains a `/`, with the
     /// parent's environment and working directory.
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
-        Command::from(std::process::Command::new(program))
+        let mut spec = Spec::new(std::process::Command::new(&program), false);
+        // std stores a program with a NUL byte as "<string-with-nul>": keep the real one, so
+        // the spawn reports InvalidInput as std does.
+        spec.program = program.as_ref().to_owned();
+        Command {
+            spec,
+            reap_on_drop: true,
+            kill_on_drop: false,
+        }
     }
 
     /// Adds one argument.
     pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
-        self.inner.arg(arg);
+        self.spec.std.arg(arg.as_ref());
+        self.spec.args.push(arg.as_ref().to_owned());
         self
     }
 
@@ -50,7 +66,9 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.inner.args(args);
+        for arg in args {
+            self.arg(arg);
+        }
         self
     }
 
@@ -60,7 +78,8 @@ impl Command {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        self.inner.env(key, val);
+        self.spec
+            .set_env(key.as_ref().to_owned(), Some(val.as_ref().to_owned()));
         self
     }
 
@@ -71,70 +90,70 @@ impl Command {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        self.inner.envs(vars);
+        for (key, val) in vars {
+            self.env(key, val);
+        }
         self
     }
 
     /// Removes an environment variable from the child's environment.
     pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Command {
-        self.inner.env_remove(key);
+        self.spec.set_env(key.as_ref().to_owned(), None);
         self
     }
 
     /// Starts the child with an empty environment (plus what [`env`](Command::env) adds).
     pub fn env_clear(&mut self) -> &mut Command {
-        self.inner.env_clear();
+        self.spec.clear_env();
         self
     }
 
     /// Sets the child's working directory.
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
-        self.inner.current_dir(dir);
+        self.spec.std.current_dir(dir.as_ref());
+        self.spec.cwd = Some(dir.as_ref().to_owned());
         self
     }
 
     /// Configures the child's standard input. Default: inherited, or null for
     /// [`output`](Command::output).
     pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.stdin = true;
-        self.inner.stdin(cfg);
+        self.spec.set_stdio(0, cfg.into());
         self
     }
 
     /// Configures the child's standard output. Default: inherited, or piped for
     /// [`output`](Command::output).
     pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.stdout = true;
-        self.inner.stdout(cfg);
+        self.spec.set_stdio(1, cfg.into());
         self
     }
 
     /// Configures the child's standard error. Default: inherited, or piped for
     /// [`output`](Command::output).
     pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.stderr = true;
-        self.inner.stderr(cfg);
+        self.spec.set_stdio(2, cfg.into());
         self
     }
 
     /// The program, as given to [`new`](Command::new).
     pub fn get_program(&self) -> &OsStr {
-        self.inner.get_program()
+        self.spec.std.get_program()
     }
 
     /// The arguments, without the program.
     pub fn get_args(&self) -> std::process::CommandArgs<'_> {
-        self.inner.get_args()
+        self.spec.std.get_args()
     }
 
     /// The environment changes: `(key, Some(value))` set, `(key, None)` removed.
     pub fn get_envs(&self) -> std::process::CommandEnvs<'_> {
-        self.inner.get_envs()
+        self.spec.std.get_envs()
     }
 
     /// The working directory, if one was set.
     pub fn get_current_dir(&self) -> Option<&Path> {
-        self.inner.get_current_dir()
+        self.spec.std.get_current_dir()
     }
 
     /// Whether a dropped [`Child`] is reaped in the background (default `true`).
@@ -161,8 +180,12 @@ impl Command {
     /// - The fd limit (`EMFILE`): no child is left running.
     /// - `Unsupported`: this OS has no backend yet (only Linux has one today).
     pub fn spawn(&mut self) -> io::Result<Child> {
-        self.default_stdio(Stdio::inherit, Stdio::inherit, Stdio::inherit);
-        Child::spawn(&mut self.inner, self.kill_on_drop, self.reap_on_drop)
+        Child::spawn(
+            &mut self.spec,
+            Defaults::Inherit,
+            self.kill_on_drop,
+            self.reap_on_drop,
+        )
     }
 
     /// Runs the child and waits for it. Standard streams not configured are inherited.
@@ -180,36 +203,26 @@ impl Command {
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::output`].
     pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
-        self.default_stdio(Stdio::null, Stdio::piped, Stdio::piped);
-        let child = Child::spawn(&mut self.inner, self.kill_on_drop, self.reap_on_drop);
+        let child = Child::spawn(
+            &mut self.spec,
+            Defaults::Output,
+            self.kill_on_drop,
+            self.reap_on_drop,
+        );
         async { child?.output().await }
-    }
-
-    fn default_stdio(&mut self, i: fn() -> Stdio, o: fn() -> Stdio, e: fn() -> Stdio) {
-        if !self.stdin {
-            self.inner.stdin(i());
-        }
-        if !self.stdout {
-            self.inner.stdout(o());
-        }
-        if !self.stderr {
-            self.inner.stderr(e());
-        }
     }
 }
 
 impl From<std::process::Command> for Command {
-    /// Takes over a `std` command with all its settings, including the Unix ones `std`
-    /// offers (`pre_exec`, `process_group`, `groups`...).
+    /// Takes over a `std` command with all its settings, including those `std` cannot report
+    /// (`env_clear`, `pre_exec`, `uid`...): such a command is spawned by `std` (see "Spawn
+    /// routes" above).
     ///
-    /// Standard streams configured on the `std` command are kept only if set again here:
-    /// `std` cannot report them, so they get this crate's defaults, as in `async-process`.
-    fn from(inner: std::process::Command) -> Command {
+    /// Standard streams configured on the `std` command are replaced by this crate's defaults
+    /// unless set again here, as in `async-process`.
+    fn from(std: std::process::Command) -> Command {
         Command {
-            inner,
-            stdin: false,
-            stdout: false,
-            stderr: false,
+            spec: Spec::new(std, true),
             reap_on_drop: true,
             kill_on_drop: false,
         }
@@ -221,15 +234,13 @@ impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {
             f.debug_struct("Command")
-                .field("inner", &self.inner)
-                .field("stdin", &self.stdin)
-                .field("stdout", &self.stdout)
-                .field("stderr", &self.stderr)
+                .field("inner", &self.spec.std)
+                .field("std_route", &self.spec.needs_std())
                 .field("reap_on_drop", &self.reap_on_drop)
                 .field("kill_on_drop", &self.kill_on_drop)
                 .finish()
         } else {
-            fmt::Debug::fmt(&self.inner, f)
+            fmt::Debug::fmt(&self.spec.std, f)
         }
     }
 }

@@ -1,11 +1,10 @@
 //! Who polls the reactor: a `driver()` future on the caller's executor, or else one thread.
 //!
-//! The thread, named `childfd-reactor`, starts when the first child is spawned while no
-//! `driver()` future is running, and then stays (async-process does the same with its
-//! "async-process" thread). While a driver runs, the thread stands aside: the driver moves it
-//! out of `Poller::wait` with `notify()`, and it parks until the last driver is dropped.
-//! A driver dropped while children remain starts the thread if it was never started, so a
-//! child is never left without someone to notice its exit.
+//! The thread, named `childfd-reactor`, starts when a child is spawned while no `driver()`
+//! future exists, or when the last driver is dropped while children remain, and then stays
+//! (async-process does the same with its "async-process" thread). Once it runs it does all
+//! the work, and drivers have nothing left to do: a driver whose executor stopped polling it
+//! can then delay no exit.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,17 +13,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread;
 
-use event_listener::{Event, Listener};
-
 use crate::reactor::{lock, Reactor};
 
 /// The bookkeeping of who drives the reactor.
 #[derive(Debug)]
 pub(crate) struct Drivers {
-    /// Running `driver()` futures.
+    /// Live `driver()` futures.
     count: AtomicUsize,
-    /// Notified when `count` drops to zero.
-    released: Event,
     thread_started: AtomicBool,
     start_lock: Mutex<()>,
 }
@@ -36,7 +31,6 @@ impl Drivers {
     pub(crate) fn new() -> Drivers {
         Drivers {
             count: AtomicUsize::new(0),
-            released: Event::new(),
             thread_started: AtomicBool::new(false),
             start_lock: Mutex::new(()),
         }
@@ -62,37 +56,24 @@ impl Drivers {
         Ok(())
     }
 
-    pub(crate) fn enter(&self, reactor: &Reactor) {
+    pub(crate) fn enter(&self) {
         self.count.fetch_add(1, Ordering::SeqCst);
-        // Moves the thread, if it is in `wait`, out of the way; sticky if it is not.
-        let _ = reactor.poller.notify();
     }
 
     fn leave(&self, reactor: &'static Reactor) {
-        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.released.notify(usize::MAX);
-            if reactor.has_children() {
-                // Nothing can report this error; the next spawn retries and reports it.
-                let _ = self.ensure_driven(reactor);
-            }
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 && reactor.has_children() {
+            // Nothing can report this error; the next spawn retries and reports it.
+            let _ = self.ensure_driven(reactor);
         }
     }
 
-    /// Parks the calling thread while any driver runs.
-    fn wait_released(&self) {
-        while self.count.load(Ordering::SeqCst) > 0 {
-            let listener = self.released.listen();
-            if self.count.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            listener.wait();
-        }
+    pub(crate) fn thread_started(&self) -> bool {
+        self.thread_started.load(Ordering::Acquire)
     }
 }
 
 fn run_thread(reactor: &'static Reactor) {
     loop {
-        reactor.drivers.wait_released();
         if reactor.poll_once(None).is_err() {
             // epoll_wait only fails for reasons that persist (EBADF, EFAULT, EINVAL); do not
             // spin on them.
@@ -105,10 +86,12 @@ fn run_thread(reactor: &'static Reactor) {
 /// needed.
 ///
 /// From the moment `driver()` is called until the returned future is dropped, the reactor
-/// counts on that future being polled: children spawned meanwhile start no thread, and a
-/// `childfd-reactor` thread that already runs stands aside. When the last driver is dropped
-/// while children remain, the thread takes over. The future never completes: spawn it as a
-/// background task, as with `async-process`.
+/// counts on that future being polled: children spawned meanwhile start no thread. When the
+/// last driver is dropped while children remain, the thread takes over; once the thread runs
+/// (it was started before any driver existed, or all drivers were dropped once), drivers have
+/// nothing to do. The future never completes: spawn it as a background task, as with
+/// `async-process`. Keep it polled: an executor that is neither run nor dropped stalls the
+/// exits its driver was counted on for.
 ///
 /// # Examples
 ///
@@ -129,7 +112,7 @@ pub fn driver() -> impl Future<Output = Infallible> + Send + 'static {
     // Counted now rather than at the first poll, so that a child spawned right after
     // `spawn(driver())` (before the executor ran the task) does not start the thread.
     let guard = Reactor::get().ok().map(|reactor| {
-        reactor.drivers.enter(reactor);
+        reactor.drivers.enter();
         CallOnDrop(move || reactor.drivers.leave(reactor))
     });
     async move {
@@ -142,28 +125,12 @@ pub fn driver() -> impl Future<Output = Infallible> + Send + 'static {
 }
 
 async fn drive<F: FnMut() + Send>(guard: CallOnDrop<F>) -> Infallible {
-    #[cfg(unix)]
     if let Ok(reactor) = Reactor::get() {
-        if let Ok(source) = poller_source(reactor) {
-            loop {
-                // Errors are those of epoll_wait: persistent, and the thread would hit them too.
-                let _ = reactor.poll_once(Some(std::time::Duration::ZERO));
-                if source.readable().await.is_err() {
-                    break;
-                }
-            }
-        }
+        // Returns once the thread runs, which then does all the work.
+        reactor.help().await;
     }
-    // The poller cannot be watched from here: let the thread do the work.
     drop(guard);
     futures_lite::future::pending().await
-}
-/// The poller's own descriptor as an async-io source: an epoll (or kqueue) fd is readable
-/// while it has events to deliver.
-#[cfg(unix)]
-fn poller_source(reactor: &Reactor) -> io::Result<async_io::Async<std::os::unix::io::OwnedFd>> {
-    use std::os::unix::io::AsFd;
-    async_io::Async::new(reactor.poller.as_fd().try_clone_to_owned()?)
 }
 
 struct CallOnDrop<F: FnMut()>(F);

@@ -58,7 +58,9 @@ mod child;
 mod command;
 mod driver;
 mod exit;
+mod pipes;
 mod reactor;
+mod spec;
 mod stdio;
 #[cfg(unix)]
 pub mod unix;
@@ -67,10 +69,11 @@ pub use child::Child;
 pub use command::Command;
 pub use driver::driver;
 pub use exit::Exit;
-pub use stdio::{ChildStderr, ChildStdin, ChildStdout};
+pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
+pub use stdio::Stdio;
 
 #[doc(no_inline)]
-pub use std::process::{ExitStatus, Output, Stdio};
+pub use std::process::{ExitStatus, Output};
 
 // The README's example is compiled and run with the doctests.
 #[cfg(all(doctest, target_os = "linux"))]
@@ -92,4 +95,5 @@ fn _assert_send_sync() {
     both::<ChildStdin>();
     both::<ChildStdout>();
     both::<ChildStderr>();
+    both::<Stdio>();
 }

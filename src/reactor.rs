@@ -19,6 +19,7 @@ use slab::Slab;
 
 use crate::backend::{self, Backend, Pipes, Process};
 use crate::driver::Drivers;
+use crate::spec::{Defaults, Spec};
 use crate::Exit;
 
 /// Everything the process knows about its children.
@@ -31,6 +32,8 @@ pub(crate) struct Reactor {
     /// Held by whoever is polling; the thread and `driver()` futures take turns.
     events: Mutex<Events>,
     pub(crate) drivers: Drivers,
+    #[cfg(unix)]
+    source: OnceLock<Option<async_io::Async<std::os::unix::io::OwnedFd>>>,
 }
 
 /// One child, shared by its `Child` handle, its status futures and the reactor.
@@ -100,17 +103,25 @@ impl Reactor {
             children: Mutex::new(Slab::new()),
             events: Mutex::new(Events::new()),
             drivers: Drivers::new(),
+            #[cfg(unix)]
+            source: OnceLock::new(),
         })
     }
 
     /// Spawns a child and starts watching it. On error no child is left behind.
     pub(crate) fn spawn(
         &'static self,
-        cmd: &mut std::process::Command,
+        spec: &mut Spec,
+        defaults: Defaults,
     ) -> io::Result<(Arc<ChildState>, Pipes)> {
         // Fail before a child exists if nobody could ever notice its exit.
         self.drivers.ensure_driven(self)?;
-        let spawned = self.backend.spawn(cmd)?;
+        if !self.drivers.thread_started() {
+            // Driven from executors: reap what dropped children left, in case no driver is
+            // being polled right now.
+            let _ = self.try_poll_now();
+        }
+        let spawned = self.backend.spawn(spec, defaults)?;
         let state = self.watch(spawned.pid, spawned.process, spawned.at)?;
         Ok((state, spawned.pipes))
     }
@@ -157,9 +168,28 @@ impl Reactor {
         }
     }
 
+    /// Reaps what readiness hints at without waiting, unless someone else (the thread, in
+    /// `wait`) is polling already.
+    pub(crate) fn try_poll_now(&self) -> io::Result<()> {
+        match self.events.try_lock() {
+            Ok(events) => self.poll_with(events, Some(std::time::Duration::ZERO)),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                self.poll_with(p.into_inner(), Some(std::time::Duration::ZERO))
+            }
+            Err(std::sync::TryLockError::WouldBlock) => Ok(()),
+        }
+    }
+
     /// Waits for readiness (at most `timeout`) and reaps what it hints at.
     pub(crate) fn poll_once(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
-        let mut events = lock(&self.events);
+        self.poll_with(lock(&self.events), timeout)
+    }
+
+    fn poll_with(
+        &self,
+        mut events: MutexGuard<'_, Events>,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<()> {
         events.clear();
         self.poller.wait(&mut events, timeout)?;
         for ev in events.iter() {
@@ -226,6 +256,39 @@ impl Reactor {
         }
     }
 
+    /// Polls the reactor whenever its poller is ready, until the reactor thread exists; what
+    /// `driver()` runs, and what waiters run meanwhile.
+    pub(crate) async fn help(&'static self) {
+        #[cfg(unix)]
+        if let Some(source) = self.poller_source() {
+            while !self.drivers.thread_started() {
+                // Errors are those of epoll_wait: persistent, and the thread would hit them too.
+                let _ = self.try_poll_now();
+                if source.readable().await.is_err() {
+                    break;
+                }
+            }
+            if self.drivers.thread_started() {
+                return;
+            }
+        }
+        // The poller cannot be watched from an executor: only the thread can do the work.
+        futures_lite::future::pending().await
+    }
+
+    /// The poller's own descriptor as an async-io source, shared by every helper: an epoll
+    /// (or kqueue) fd is readable while it has events to deliver.
+    #[cfg(unix)]
+    fn poller_source(&self) -> Option<&async_io::Async<std::os::unix::io::OwnedFd>> {
+        use std::os::unix::io::AsFd;
+        self.source
+            .get_or_init(|| {
+                let fd = self.poller.as_fd().try_clone_to_owned().ok()?;
+                async_io::Async::new(fd).ok()
+            })
+            .as_ref()
+    }
+
     pub(crate) fn has_children(&self) -> bool {
         !lock(&self.children).is_empty()
     }
@@ -240,7 +303,10 @@ impl ChildState {
     }
 
     /// Waits until the child has been reaped. Cancel-safe.
-    pub(crate) async fn wait(&self) -> io::Result<Exit> {
+    ///
+    /// Until the reactor thread exists, the waiter also watches the poller itself: a
+    /// `driver()` that is alive but no longer polled then delays nobody.
+    pub(crate) async fn wait(&self, reactor: &'static Reactor) -> io::Result<Exit> {
         loop {
             if let Some(exit) = self.exit() {
                 return exit;
@@ -249,7 +315,11 @@ impl ChildState {
             if let Some(exit) = self.exit() {
                 return exit;
             }
-            listener.await;
+            if reactor.drivers.thread_started() {
+                listener.await;
+            } else {
+                futures_lite::future::or(listener, reactor.help()).await;
+            }
         }
     }
 }

@@ -1,147 +1,113 @@
-//! The parent's ends of a child's pipes, as async-io sources.
-//!
-//! On Unix each pipe is an [`async_io::Async`] around std's pipe type: readiness comes from
-//! async-io's reactor, exactly as in `async-process`.
-// Elsewhere the types are uninhabited for now, so the arguments of their methods go unused.
-#![cfg_attr(not(unix), allow(unused_variables))]
+//! What becomes of a child's standard stream.
 
-use std::io;
-use std::pin::Pin;
-use std::process::Stdio;
-use std::task::{Context, Poll};
-
-use futures_io::{AsyncRead, AsyncWrite};
+use std::fmt;
+use std::fs::File;
 
 #[cfg(unix)]
-use async_io::Async;
-#[cfg(unix)]
-use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::io::OwnedFd;
 
-/// What a pipe wraps: an async-io source on Unix. Other targets have no backend yet, so no
-/// value of these types can exist there.
-#[cfg(unix)]
-type Inner<T> = Async<T>;
-#[cfg(not(unix))]
-type Inner<T> = (std::convert::Infallible, std::marker::PhantomData<T>);
+/// Where a child's stdin, stdout or stderr goes: [`piped()`](Stdio::piped),
+/// [`null()`](Stdio::null), [`inherit()`](Stdio::inherit), or any file, pipe or descriptor.
+///
+/// The same constructors as [`std::process::Stdio`], and it converts from it, so code written
+/// for `std` or `async-process` compiles unchanged. It is a type of its own because `std`'s
+/// `Stdio` cannot be inspected: to create the child and its descriptor in one system call,
+/// the crate must know what each stream is. A `std::process::Stdio` passed in is opaque, so
+/// that command is spawned by `std` instead (see [`Command`](crate::Command), "Spawn routes").
+pub struct Stdio(pub(crate) Kind);
 
-macro_rules! pipe {
-    ($(#[$doc:meta])* $name:ident, $std:ty) => {
-        $(#[$doc])*
-        #[derive(Debug)]
-        pub struct $name(Inner<$std>);
-
-        impl $name {
-            pub(crate) fn new(pipe: $std) -> io::Result<$name> {
-                #[cfg(unix)]
-                return Ok($name(Async::new(pipe)?));
-                #[cfg(not(unix))]
-                return Err(io::Error::new(io::ErrorKind::Unsupported, format!("{pipe:?}")));
-            }
-
-            /// Converts back into a [`Stdio`] (a blocking descriptor again), to hand the pipe to
-            /// another child.
-            ///
-            /// # Errors
-            /// Removing the descriptor from async-io's reactor or clearing `O_NONBLOCK` failed.
-            pub async fn into_stdio(self) -> io::Result<Stdio> {
-                #[cfg(unix)]
-                {
-                    let pipe = self.0.into_inner()?;
-                    platform::set_blocking(pipe.as_fd())?;
-                    Ok(Stdio::from(pipe))
-                }
-                #[cfg(not(unix))]
-                match self.0 .0 {}
-            }
-        }
-
-        #[cfg(unix)]
-        impl AsFd for $name {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.0.get_ref().as_fd()
-            }
-        }
-
-        #[cfg(unix)]
-        impl AsRawFd for $name {
-            fn as_raw_fd(&self) -> RawFd {
-                self.0.get_ref().as_raw_fd()
-            }
-        }
-
-        #[cfg(unix)]
-        impl TryFrom<$name> for OwnedFd {
-            type Error = io::Error;
-
-            /// The descriptor stays non-blocking.
-            fn try_from(pipe: $name) -> io::Result<OwnedFd> {
-                Ok(pipe.0.into_inner()?.into())
-            }
-        }
-    };
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Inherit,
+    Null,
+    Piped,
+    #[cfg(unix)]
+    Fd(OwnedFd),
+    Std(std::process::Stdio),
 }
 
-pipe!(
-    /// The child's standard input, writable from the parent (`futures_io::AsyncWrite`).
-    ///
-    /// Dropping it closes the pipe, which a child reading its input sees as end of file.
-    ChildStdin,
-    std::process::ChildStdin
-);
-pipe!(
-    /// The child's standard output, readable from the parent (`futures_io::AsyncRead`).
-    ChildStdout,
-    std::process::ChildStdout
-);
-pipe!(
-    /// The child's standard error, readable from the parent (`futures_io::AsyncRead`).
-    ChildStderr,
+impl Stdio {
+    /// A new pipe; the parent's end appears in [`Child`](crate::Child)'s `stdin`, `stdout` or
+    /// `stderr` field.
+    pub fn piped() -> Stdio {
+        Stdio(Kind::Piped)
+    }
+
+    /// The parent's own stream.
+    pub fn inherit() -> Stdio {
+        Stdio(Kind::Inherit)
+    }
+
+    /// `/dev/null` (`NUL` on Windows).
+    pub fn null() -> Stdio {
+        Stdio(Kind::Null)
+    }
+}
+
+impl From<std::process::Stdio> for Stdio {
+    /// Opaque: a command given one is spawned by `std` (see [`Stdio`]).
+    fn from(stdio: std::process::Stdio) -> Stdio {
+        Stdio(Kind::Std(stdio))
+    }
+}
+
+impl From<Stdio> for std::process::Stdio {
+    fn from(stdio: Stdio) -> std::process::Stdio {
+        match stdio.0 {
+            Kind::Inherit => std::process::Stdio::inherit(),
+            Kind::Null => std::process::Stdio::null(),
+            Kind::Piped => std::process::Stdio::piped(),
+            #[cfg(unix)]
+            Kind::Fd(fd) => fd.into(),
+            Kind::Std(stdio) => stdio,
+        }
+    }
+}
+
+#[cfg(unix)]
+impl From<OwnedFd> for Stdio {
+    fn from(fd: OwnedFd) -> Stdio {
+        Stdio(Kind::Fd(fd))
+    }
+}
+
+impl From<File> for Stdio {
+    fn from(file: File) -> Stdio {
+        #[cfg(unix)]
+        return Stdio(Kind::Fd(file.into()));
+        #[cfg(not(unix))]
+        return Stdio(Kind::Std(file.into()));
+    }
+}
+
+macro_rules! from_std_pipe {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Stdio {
+            fn from(pipe: $t) -> Stdio {
+                #[cfg(unix)]
+                return Stdio(Kind::Fd(pipe.into()));
+                #[cfg(not(unix))]
+                return Stdio(Kind::Std(pipe.into()));
+            }
+        }
+    )*};
+}
+
+from_std_pipe!(
+    std::process::ChildStdin,
+    std::process::ChildStdout,
     std::process::ChildStderr
 );
 
-impl AsyncWrite for ChildStdin {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        #[cfg(unix)]
-        return Pin::new(&mut self.get_mut().0).poll_write(cx, buf);
-        #[cfg(not(unix))]
-        match self.0 .0 {}
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        #[cfg(unix)]
-        return Pin::new(&mut self.get_mut().0).poll_flush(cx);
-        #[cfg(not(unix))]
-        match self.0 .0 {}
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        #[cfg(unix)]
-        return Pin::new(&mut self.get_mut().0).poll_close(cx);
-        #[cfg(not(unix))]
-        match self.0 .0 {}
-    }
-}
-
-macro_rules! async_read {
-    ($name:ident) => {
-        impl AsyncRead for $name {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                #[cfg(unix)]
-                return Pin::new(&mut self.get_mut().0).poll_read(cx, buf);
-                #[cfg(not(unix))]
-                match self.0 .0 {}
-            }
+impl fmt::Debug for Stdio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::Inherit => f.write_str("Stdio::inherit()"),
+            Kind::Null => f.write_str("Stdio::null()"),
+            Kind::Piped => f.write_str("Stdio::piped()"),
+            #[cfg(unix)]
+            Kind::Fd(fd) => write!(f, "Stdio::from({fd:?})"),
+            Kind::Std(stdio) => write!(f, "Stdio::from({stdio:?})"),
         }
-    };
+    }
 }
-
-async_read!(ChildStdout);
-async_read!(ChildStderr);

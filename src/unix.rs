@@ -1,21 +1,83 @@
-//! Unix-only additions to [`Command`], as in `async_process::unix`.
+//! Unix-only additions to [`Command`], as in `async_process::unix` and
+//! `std::os::unix::process::CommandExt`.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::process::CommandExt as _;
 
 use crate::Command;
 
+#[doc(inline)]
+pub use platform::unix::prepare::PreExec;
+
+/// What the Unix extensions record.
+#[derive(Debug, Default)]
+pub(crate) struct UnixSpec {
+    pub(crate) arg0: Option<OsString>,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) groups: Option<Vec<u32>>,
+    pub(crate) pgroup: Option<i32>,
+    pub(crate) setsid: bool,
+    pub(crate) hooks: Vec<PreExec>,
+}
+
+impl UnixSpec {
+    /// `std` has no stable `groups` or `setsid`, and owns its `pre_exec` closures.
+    pub(crate) fn check_std_route(&self) -> io::Result<()> {
+        if self.groups.is_some() || self.setsid || !self.hooks.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "groups, setsid and pre_exec cannot be combined with a std::process::Stdio or a \
+                 command converted from std::process::Command",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Unix extensions to [`Command`]. Sealed: more methods may be added.
 pub trait CommandExt: crate::sealed::Sealed {
-    /// Runs the child as user `id` (`setuid` in the child; a failure fails the spawn).
+    /// Runs the child as user `id` (`setuid` in the child; a failure fails the spawn). Unless
+    /// [`groups`](CommandExt::groups) is set, supplementary groups are dropped when possible.
     fn uid(&mut self, id: u32) -> &mut Command;
 
     /// Runs the child as group `id` (`setgid` in the child).
     fn gid(&mut self, id: u32) -> &mut Command;
 
+    /// Sets the child's supplementary groups (`setgroups` in the child).
+    fn groups(&mut self, groups: &[u32]) -> &mut Command;
+
+    /// Puts the child in process group `pgroup`, or in a new group it leads with `0`
+    /// (`setpgid`). A group of its own lets [`Child::signal_group`](crate::Child::signal_group)
+    /// reach everything the child starts.
+    fn process_group(&mut self, pgroup: i32) -> &mut Command;
+
+    /// Starts the child in a new session (`setsid`): a new process group too, and no
+    /// controlling terminal. Cannot be combined with [`process_group`](CommandExt::process_group).
+    fn setsid(&mut self, setsid: bool) -> &mut Command;
+
     /// Sets `argv[0]` to something else than the program's path.
     fn arg0<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command;
+
+    /// Runs `hook` in the child after it is set up and before it execs. Such a command is
+    /// spawned fork-style (its memory copied, not shared), which costs more in a large parent.
+    ///
+    /// `std` makes `pre_exec` itself `unsafe`; here the `unsafe` promise is made when creating
+    /// the [`PreExec`], so this crate can forbid unsafe code.
+    ///
+    /// # Examples
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::unix::{CommandExt, PreExec};
+    ///
+    /// let mut cmd = childfd::Command::new("true");
+    /// // SAFETY: the hook makes no allocation and takes no lock.
+    /// cmd.pre_exec(unsafe { PreExec::new(|| Err(std::io::Error::from_raw_os_error(1))) });
+    /// assert_eq!(cmd.status().await.unwrap_err().kind(), std::io::ErrorKind::PermissionDenied);
+    /// # });
+    /// ```
+    fn pre_exec(&mut self, hook: PreExec) -> &mut Command;
 
     /// Replaces the current process with the command (`execvp`), without creating a child.
     /// Returns only on failure.
@@ -26,21 +88,48 @@ impl crate::sealed::Sealed for Command {}
 
 impl CommandExt for Command {
     fn uid(&mut self, id: u32) -> &mut Command {
-        self.inner.uid(id);
+        self.spec.std.uid(id);
+        self.spec.unix.uid = Some(id);
         self
     }
 
     fn gid(&mut self, id: u32) -> &mut Command {
-        self.inner.gid(id);
+        self.spec.std.gid(id);
+        self.spec.unix.gid = Some(id);
+        self
+    }
+
+    fn groups(&mut self, groups: &[u32]) -> &mut Command {
+        self.spec.unix.groups = Some(groups.to_vec());
+        self
+    }
+
+    fn process_group(&mut self, pgroup: i32) -> &mut Command {
+        self.spec.std.process_group(pgroup);
+        self.spec.unix.pgroup = Some(pgroup);
+        self
+    }
+
+    fn setsid(&mut self, setsid: bool) -> &mut Command {
+        self.spec.unix.setsid = setsid;
         self
     }
 
     fn arg0<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
-        self.inner.arg0(arg);
+        self.spec.std.arg0(arg.as_ref());
+        self.spec.unix.arg0 = Some(arg.as_ref().to_owned());
+        self
+    }
+
+    fn pre_exec(&mut self, hook: PreExec) -> &mut Command {
+        self.spec.unix.hooks.push(hook);
         self
     }
 
     fn exec(&mut self) -> io::Error {
-        self.inner.exec()
+        match self.spec.std_command(crate::spec::Defaults::Inherit) {
+            Ok(std) => std.exec(),
+            Err(e) => e,
+        }
     }
 }

@@ -9,7 +9,14 @@ use childfd::Command;
 use common::block_on;
 
 fn exited(script: &str) -> childfd::Exit {
-    block_on(Command::new("sh").args(["-c", script]).spawn().unwrap().exited()).unwrap()
+    block_on(
+        Command::new("sh")
+            .args(["-c", script])
+            .spawn()
+            .unwrap()
+            .exited(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -18,7 +25,10 @@ fn cpu_time_is_reported() {
     assert!(exit.status().success());
     assert!(exit.usage_known());
     assert!(exit.user_time() > Duration::ZERO, "{exit:?}");
-    assert!(exit.user_time() + exit.system_time() <= exit.wall_time(), "{exit:?}");
+    assert!(
+        exit.user_time() + exit.system_time() <= exit.wall_time(),
+        "{exit:?}"
+    );
 }
 
 #[test]
@@ -43,7 +53,10 @@ fn shell_codes_match_what_sh_reports() {
     assert_eq!(exited("kill -KILL $$").shell_code(), 137);
     assert_eq!(exited("kill -TERM $$").shell_code(), 143);
     let e = exited("kill -TERM $$");
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&e.status()), Some(15));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&e.status()),
+        Some(15)
+    );
 }
 
 #[test]
@@ -53,6 +66,10 @@ fn pid_and_status_agree_with_the_child() {
     let exit = block_on(child.exited()).unwrap();
     assert_eq!(exit.pid(), pid);
     assert_eq!(exit.status().code(), Some(9));
-    assert_eq!(block_on(child.status()).unwrap(), exit.status(), "same answer every time");
+    assert_eq!(
+        block_on(child.status()).unwrap(),
+        exit.status(),
+        "same answer every time"
+    );
     assert_eq!(child.try_exited().unwrap(), Some(exit));
 }

@@ -22,6 +22,8 @@
 mod exit;
 #[cfg(unix)]
 mod registration;
+#[cfg(unix)]
+pub mod unix;
 
 pub use exit::{ExitInfo, Usage};
 #[cfg(unix)]

@@ -6,7 +6,7 @@
 //!
 //! | backend | targets | spawn | readiness | reap |
 //! |---|---|---|---|---|
-//! | `pidfd` | Linux ≥ 5.4 | `std` spawn, then `pidfd_open` | the pidfd in the poller | `waitid(P_PIDFD)` with rusage |
+//! | `pidfd` | Linux ≥ 5.4 | `clone(CLONE_PIDFD)` (or `std`, then `pidfd_open`, for what only `std` can read) | the pidfd in the poller | `waitid(P_PIDFD)` with rusage |
 //! | `unsupported` | every other target, for now | fails with `Unsupported` | - | - |
 
 use std::fmt;
@@ -14,6 +14,8 @@ use std::io;
 
 use platform::ExitInfo;
 use polling::Poller;
+
+use crate::spec::{Defaults, Spec};
 
 #[cfg(target_os = "linux")]
 mod pidfd;
@@ -24,7 +26,7 @@ mod unsupported;
 pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Creates the child described by `cmd`, together with whatever the backend watches it
     /// through. On error no child is left behind.
-    fn spawn(&self, cmd: &mut std::process::Command) -> io::Result<Spawned>;
+    fn spawn(&self, spec: &mut Spec, defaults: Defaults) -> io::Result<Spawned>;
 }
 
 /// One child as a backend holds it. Every method is non-blocking except [`Process::abort`].

@@ -1,23 +1,89 @@
-//! Linux: the child is watched through its pidfd.
+//! Linux: the child is born with its pidfd (`clone(CLONE_PIDFD)`) and watched through it.
 //!
-//! Until the race-free spawn engine lands, the child is created by `std` and its pidfd opened
-//! right after. That is race-free as long as nobody else reaps our children (a foreign
-//! `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`): see pidfd_open(2), NOTES.
+//! Commands whose settings only `std` can read (see `Command`, "Spawn routes") are created by
+//! `std` and their pidfd opened right after. That is race-free as long as nobody else reaps
+//! our children (a foreign `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`): pidfd_open(2), NOTES.
 
 use std::io;
+use std::os::unix::io::AsFd;
+use std::time::Instant;
 
 use platform::linux::PidFd;
+use platform::unix::prepare::{SpawnRequest, StdioPlan};
 use platform::{ExitInfo, Registration};
 use polling::Poller;
 
 use super::{Backend, Pipes, Process, Spawned};
+use crate::spec::{default_stream, Defaults, Spec};
+use crate::stdio::Kind;
 
 #[derive(Debug)]
 pub(crate) struct PidFdBackend;
 
 impl Backend for PidFdBackend {
-    fn spawn(&self, cmd: &mut std::process::Command) -> io::Result<Spawned> {
-        let at = std::time::Instant::now();
+    fn spawn(&self, spec: &mut Spec, defaults: Defaults) -> io::Result<Spawned> {
+        if spec.needs_std() {
+            return spawn_std(spec.std_command(defaults)?);
+        }
+        let mut hooks = std::mem::take(&mut spec.unix.hooks);
+        let at = Instant::now();
+        let spawned = request(spec, defaults).and_then(|req| match hooks.is_empty() {
+            true => platform::linux::spawn(&req),
+            false => platform::linux::spawn_with_hooks(&req, &mut hooks),
+        });
+        spec.unix.hooks = hooks;
+        let spawned = spawned?;
+        let pipes = spawned.pipes;
+        Ok(Spawned {
+            pid: spawned.pidfd.pid(),
+            at,
+            process: Box::new(PidFdProcess::Idle(spawned.pidfd)),
+            pipes: Pipes {
+                stdin: pipes.stdin.map(std::process::ChildStdin::from),
+                stdout: pipes.stdout.map(std::process::ChildStdout::from),
+                stderr: pipes.stderr.map(std::process::ChildStderr::from),
+            },
+        })
+    }
+}
+
+/// The spawn engine's view of `spec`.
+fn request(spec: &Spec, defaults: Defaults) -> io::Result<SpawnRequest<'_>> {
+    let plan = |which: usize| -> io::Result<StdioPlan<'_>> {
+        let kind = match &spec.stdio[which] {
+            Some(kind) => kind,
+            None => default_stream(defaults, which),
+        };
+        Ok(match kind {
+            Kind::Inherit => StdioPlan::Inherit,
+            Kind::Null => StdioPlan::Null,
+            Kind::Piped => StdioPlan::Piped,
+            Kind::Fd(fd) => StdioPlan::Fd(fd.as_fd()),
+            // `needs_std` routed such commands to `std`.
+            Kind::Std(_) => return Err(io::Error::other("opaque stdio")),
+        })
+    };
+    let unix = &spec.unix;
+    Ok(SpawnRequest {
+        program: &spec.program,
+        args: &spec.args,
+        arg0: unix.arg0.as_deref(),
+        env_clear: spec.env_clear,
+        env: &spec.env,
+        cwd: spec.cwd.as_deref(),
+        stdio: [plan(0)?, plan(1)?, plan(2)?],
+        uid: unix.uid,
+        gid: unix.gid,
+        groups: unix.groups.as_deref(),
+        pgroup: unix.pgroup,
+        setsid: unix.setsid,
+    })
+}
+
+/// The `std` route: spawn, then open the pidfd.
+fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
+    {
+        let at = Instant::now();
         let mut child = cmd.spawn()?;
         let pid = child.id();
         let fd = match PidFd::open(pid) {
@@ -57,10 +123,9 @@ impl PidFdProcess {
         match self {
             PidFdProcess::Idle(fd) => Ok(fd),
             PidFdProcess::Watched(reg, _) => Ok(reg.get_ref()),
-            PidFdProcess::Moving => Err(io::Error::new(
-                io::ErrorKind::Other,
-                "childfd: pidfd lost during registration",
-            )),
+            PidFdProcess::Moving => {
+                Err(io::Error::other("childfd: pidfd lost during registration"))
+            }
         }
     }
 }
@@ -80,10 +145,7 @@ impl Process for PidFdProcess {
             },
             other => {
                 *self = other;
-                Err(io::Error::new(
-                    io::ErrorKind::Other,
-                    "childfd: pidfd registered twice",
-                ))
+                Err(io::Error::other("childfd: pidfd registered twice"))
             }
         }
     }

@@ -41,6 +41,11 @@ impl PidFd {
         Ok(PidFd { fd, pid })
     }
 
+    /// Takes ownership of a pidfd the kernel returned for `pid` (`CLONE_PIDFD`).
+    pub(crate) fn from_owned(fd: OwnedFd, pid: u32) -> PidFd {
+        PidFd { fd, pid }
+    }
+
     /// The process id the descriptor refers to.
     pub fn pid(&self) -> u32 {
         self.pid
@@ -183,8 +188,7 @@ impl PidFd {
         if ret == -1 {
             let e = io::Error::last_os_error();
             return Err(if e.raw_os_error() == Some(libc::ECHILD) {
-                io::Error::new(
-                    io::ErrorKind::Other,
+                io::Error::other(
                     "the child was reaped by someone else (a foreign waitpid(-1), or SIGCHLD \
                      set to SIG_IGN); its exit status is lost",
                 )
@@ -201,9 +205,8 @@ impl PidFd {
         if pid == 0 {
             return Ok(None);
         }
-        let status = wait_status(info.si_code, status).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::Other, "waitid reported a non-exit event")
-        })?;
+        let status = wait_status(info.si_code, status)
+            .ok_or_else(|| io::Error::other("waitid reported a non-exit event"))?;
         Ok(Some(ExitInfo {
             pid: pid as u32,
             status,

@@ -1,0 +1,209 @@
+//! The code that runs in the child, between clone/fork and exec.
+//!
+//! # Rules for this file
+//!
+//! Everything here runs in a child that either shares the parent's memory (`CLONE_VM`, the
+//! parent thread suspended by `CLONE_VFORK`) or is a copy of a possibly multi-threaded parent
+//! whose other threads may have held locks at the moment of the copy. So, as in `std`'s
+//! `do_exec` and glibc's `spawni.c`:
+//!
+//! - only async-signal-safe calls (signal-safety(7)): no allocation, no locks, no `std::io`,
+//!   no formatting, no panics and no unwinding (nothing here can panic: no indexing that can
+//!   fail, no `unwrap`);
+//! - everything the child needs was prepared in the parent (`prepare.rs`);
+//! - credentials change through the raw system calls: glibc's `setuid` wrappers broadcast to
+//!   every thread of the process (`__nptl_setxid`), which in a `CLONE_VM` child would reach
+//!   the parent's threads;
+//! - the child leaves only through `execve` or `_exit`; a failure is reported as a step and
+//!   an errno, through shared memory or a close-on-exec pipe.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::prepare::Prepared;
+
+/// Where a child records why it did not reach `exec`.
+#[derive(Debug, Default)]
+pub(crate) struct Failure {
+    /// A [`Step`] as `i32`; 0 while nothing failed.
+    pub(crate) step: AtomicI32,
+    pub(crate) errno: AtomicI32,
+}
+
+/// The child's steps, in order. Values are stable: they cross a pipe on the fork path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub(crate) enum Step {
+    Signals = 1,
+    Session = 2,
+    ProcessGroup = 3,
+    Groups = 4,
+    Gid = 5,
+    Uid = 6,
+    Chdir = 7,
+    Stdio = 8,
+    PreExec = 9,
+    Exec = 10,
+}
+
+impl Step {
+    pub(crate) fn from_i32(v: i32) -> Option<Step> {
+        const ALL: [Step; 10] = [
+            Step::Signals,
+            Step::Session,
+            Step::ProcessGroup,
+            Step::Groups,
+            Step::Gid,
+            Step::Uid,
+            Step::Chdir,
+            Step::Stdio,
+            Step::PreExec,
+            Step::Exec,
+        ];
+        ALL.into_iter().find(|s| *s as i32 == v)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Step::Signals => "resetting signal handlers",
+            Step::Session => "setsid",
+            Step::ProcessGroup => "setpgid",
+            Step::Groups => "setgroups",
+            Step::Gid => "setgid",
+            Step::Uid => "setuid",
+            Step::Chdir => "changing to the working directory",
+            Step::Stdio => "setting up stdio",
+            Step::PreExec => "a pre_exec hook",
+            Step::Exec => "exec",
+        }
+    }
+}
+
+/// One past the highest signal number (`_NSIG` on Linux).
+const NSIG: i32 = 65;
+
+fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot, always valid. With
+    // CLONE_VM the child shares the suspended parent thread's TLS, so this is that slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Reads `-1` as failure of `step`.
+fn check(ret: libc::c_long, step: Step) -> Result<(), (Step, i32)> {
+    if ret == -1 {
+        Err((step, errno()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Sets up the child as `p` describes and execs it. Never returns: on failure it records the
+/// step and errno in `failure`, calls `report` (the fork path's pipe write), and `_exit(127)`s.
+///
+/// # Safety
+/// Must run in a freshly cloned child, with every signal blocked, before any other code runs
+/// in it. `p`, `mask`, `failure` must stay valid until the child execs or exits: the
+/// `CLONE_VFORK` parent is suspended meanwhile, and on the fork path they are the child's own
+/// copies. `hooks` must be async-signal-safe.
+pub(crate) unsafe fn exec_child(
+    p: &Prepared,
+    mask: &libc::sigset_t,
+    failure: &Failure,
+    hooks: &mut dyn FnMut() -> Result<(), i32>,
+    report: &dyn Fn(&Failure),
+) -> ! {
+    // SAFETY: forwarded from this function's contract.
+    let (step, err) = match unsafe { setup_and_exec(p, mask, hooks) } {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    failure.step.store(step as i32, Ordering::Relaxed);
+    failure.errno.store(err, Ordering::Relaxed);
+    report(failure);
+    // SAFETY: _exit is async-signal-safe and ends only the child.
+    unsafe { libc::_exit(127) }
+}
+
+/// # Safety
+/// As [`exec_child`].
+unsafe fn setup_and_exec(
+    p: &Prepared,
+    mask: &libc::sigset_t,
+    hooks: &mut dyn FnMut() -> Result<(), i32>,
+) -> Result<std::convert::Infallible, (Step, i32)> {
+    // SAFETY: plain system calls on values owned by `p` or on the stack,
+    // in a child process that nothing else runs in.
+    unsafe {
+        // A handler inherited from the parent would run in the child if a signal arrived after
+        // the mask is restored and before exec; SIGPIPE goes back to default because Rust's
+        // runtime ignores it in the parent, as std does.
+        for sig in 1..NSIG {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                continue; // SIGKILL, SIGSTOP, glibc's internal signals: nothing to reset.
+            }
+            if (old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN)
+                || sig == libc::SIGPIPE
+            {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                check(
+                    libc::sigaction(sig, &dfl, std::ptr::null_mut()).into(),
+                    Step::Signals,
+                )?;
+            }
+        }
+        if p.setsid {
+            check(libc::setsid().into(), Step::Session)?;
+        }
+        if let Some(pgroup) = p.pgroup {
+            check(libc::setpgid(0, pgroup).into(), Step::ProcessGroup)?;
+        }
+        if let Some(groups) = &p.groups {
+            let r = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
+            check(r, Step::Groups)?;
+        }
+        if let Some(gid) = p.gid {
+            check(libc::syscall(libc::SYS_setgid, gid), Step::Gid)?;
+        }
+        if let Some(uid) = p.uid {
+            // Dropping privileges from root also drops supplementary groups unless the command
+            // set them; without CAP_SETGID (EPERM) there is nothing to drop (std does the same).
+            if p.groups.is_none() {
+                let r = libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>());
+                if r == -1 && errno() != libc::EPERM {
+                    return Err((Step::Groups, errno()));
+                }
+            }
+            check(libc::syscall(libc::SYS_setuid, uid), Step::Uid)?;
+        }
+        if let Some(cwd) = &p.cwd {
+            check(libc::chdir(cwd.as_ptr()).into(), Step::Chdir)?;
+        }
+        for (target, &source) in p.stdio.iter().enumerate() {
+            if source >= 0 {
+                // dup2 clears FD_CLOEXEC on the copy; sources are ≥ 3, never equal to target.
+                check(libc::dup2(source, target as i32).into(), Step::Stdio)?;
+            }
+        }
+        hooks().map_err(|e| (Step::PreExec, e))?;
+        check(
+            libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()).into(),
+            Step::Signals,
+        )?;
+
+        // execvp's search: EACCES is remembered and the search goes on; a missing file or
+        // directory goes on; anything else stops (glibc posix/execvpe.c).
+        let mut denied = false;
+        let mut last = libc::ENOENT;
+        for candidate in &p.candidates {
+            libc::execve(candidate.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
+            match errno() {
+                libc::EACCES => denied = true,
+                libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+                other => return Err((Step::Exec, other)),
+            }
+            last = errno();
+        }
+        Err((Step::Exec, if denied { libc::EACCES } else { last }))
+    }
+}

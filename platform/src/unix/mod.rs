@@ -1,0 +1,10 @@
+//! What every Unix spawn engine shares: the plan built before the child exists
+//! ([`prepare`]) and the code that runs in the child between clone/fork and exec (`child`).
+
+// The child side serves Linux's clone today; FreeBSD's pdfork joins it with issue #6.
+#[cfg(target_os = "linux")]
+mod child;
+pub mod prepare;
+
+#[cfg(target_os = "linux")]
+pub(crate) use child::{exec_child, Failure, Step};

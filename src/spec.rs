@@ -1,0 +1,152 @@
+//! A command's configuration, kept in a form the spawn engine can read back.
+//!
+//! `std::process::Command` cannot report its stdio, `env_clear`, credentials or hooks, so the
+//! crate records them itself. A shadow `std::process::Command` is kept in step for the
+//! getters, `Debug`, and the `std` route: commands converted from `std`, or given an opaque
+//! `std::process::Stdio`, are spawned by `std`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+
+use crate::stdio::Kind;
+use crate::Stdio;
+
+/// Which streams a spawn defaults to when the command does not say: `spawn()` and `status()`
+/// inherit all three; `output()` reads from `/dev/null` and pipes the other two.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Defaults {
+    Inherit,
+    Output,
+}
+
+/// Everything `Command` records.
+#[derive(Debug)]
+pub(crate) struct Spec {
+    pub(crate) std: std::process::Command,
+    /// Converted from a `std::process::Command`: only `std` knows all of its settings.
+    pub(crate) from_std: bool,
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env_clear: bool,
+    pub(crate) env: BTreeMap<OsString, Option<OsString>>,
+    pub(crate) cwd: Option<PathBuf>,
+    /// `Kind::Std` marks a stream handed to `std` (the shadow command holds it).
+    pub(crate) stdio: [Option<Kind>; 3],
+    #[cfg(unix)]
+    pub(crate) unix: crate::unix::UnixSpec,
+}
+
+impl Spec {
+    pub(crate) fn new(std: std::process::Command, from_std: bool) -> Spec {
+        Spec {
+            program: std.get_program().to_owned(),
+            args: std.get_args().map(ToOwned::to_owned).collect(),
+            std,
+            from_std,
+            env_clear: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            stdio: [None, None, None],
+            #[cfg(unix)]
+            unix: Default::default(),
+        }
+    }
+
+    pub(crate) fn set_env(&mut self, key: OsString, value: Option<OsString>) {
+        match value {
+            Some(v) => {
+                self.std.env(&key, &v);
+                self.env.insert(key, Some(v));
+            }
+            None => {
+                self.std.env_remove(&key);
+                // After env_clear, removing a variable is forgetting that it was set (std's
+                // CommandEnv does the same).
+                if self.env_clear {
+                    self.env.remove(&key);
+                } else {
+                    self.env.insert(key, None);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn clear_env(&mut self) {
+        self.std.env_clear();
+        self.env_clear = true;
+        self.env.clear();
+    }
+
+    pub(crate) fn set_stdio(&mut self, which: usize, stdio: Stdio) {
+        let kind = match stdio.0 {
+            Kind::Std(stdio) => {
+                match which {
+                    0 => self.std.stdin(stdio),
+                    1 => self.std.stdout(stdio),
+                    _ => self.std.stderr(stdio),
+                };
+                Kind::Std(std::process::Stdio::inherit())
+            }
+            other => other,
+        };
+        if let Some(slot) = self.stdio.get_mut(which) {
+            *slot = Some(kind);
+        }
+    }
+
+    /// Whether only `std` can spawn this command.
+    pub(crate) fn needs_std(&self) -> bool {
+        self.from_std || self.stdio.iter().any(|k| matches!(k, Some(Kind::Std(_))))
+    }
+
+    /// Prepares the shadow command for the `std` route: the streams this crate recorded are
+    /// handed to it, those left unset get `defaults`.
+    ///
+    /// # Errors
+    /// Duplicating a stream's descriptor failed (`EMFILE`), or the command uses a setting
+    /// only this crate's engine has.
+    #[cfg_attr(not(unix), allow(dead_code))] // Until the Windows backend (#7).
+    pub(crate) fn std_command(
+        &mut self,
+        defaults: Defaults,
+    ) -> io::Result<&mut std::process::Command> {
+        #[cfg(unix)]
+        self.unix.check_std_route()?;
+        for which in 0..3 {
+            let stdio = match &self.stdio[which] {
+                Some(Kind::Std(_)) => continue,
+                Some(Kind::Inherit) => std::process::Stdio::inherit(),
+                Some(Kind::Null) => std::process::Stdio::null(),
+                Some(Kind::Piped) => std::process::Stdio::piped(),
+                #[cfg(unix)]
+                Some(Kind::Fd(fd)) => fd.try_clone()?.into(),
+                None => match default_stream(defaults, which) {
+                    Kind::Null => std::process::Stdio::null(),
+                    Kind::Piped => std::process::Stdio::piped(),
+                    _ => std::process::Stdio::inherit(),
+                },
+            };
+            match which {
+                0 => self.std.stdin(stdio),
+                1 => self.std.stdout(stdio),
+                _ => self.std.stderr(stdio),
+            };
+        }
+        Ok(&mut self.std)
+    }
+}
+
+/// What a stream the command left unset becomes.
+#[cfg_attr(not(unix), allow(dead_code))] // Until the Windows backend (#7).
+pub(crate) fn default_stream(defaults: Defaults, which: usize) -> &'static Kind {
+    static INHERIT: Kind = Kind::Inherit;
+    static NULL: Kind = Kind::Null;
+    static PIPED: Kind = Kind::Piped;
+    match (defaults, which) {
+        (Defaults::Inherit, _) => &INHERIT,
+        (Defaults::Output, 0) => &NULL,
+        (Defaults::Output, _) => &PIPED,
+    }
+}
