@@ -195,6 +195,9 @@ impl Child {
         let stdout = read_all(self.stdout.take());
         let stderr = read_all(self.stderr.take());
         async move {
+            // Held until the status is in: with `kill_on_drop`, only a cancelled `output()`
+            // kills the child.
+            let _child = self;
             let (stdout, stderr) = future::try_zip(stdout, stderr).await?;
             Ok(Output {
                 status: status.await?,

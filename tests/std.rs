@@ -504,10 +504,11 @@ fn interior_nul_is_invalid_input() {
 
 #[test]
 fn kill_on_drop() {
-    // output() owns the child: dropping it inside must not kill it early.
-    let child = sh("exit 3").kill_on_drop(true).spawn().unwrap();
+    // output() owns the child: dropping it inside must not kill it early. (The children
+    // sleep so that they are surely still running when output() is called.)
+    let child = sh("sleep 0.2; exit 3").kill_on_drop(true).spawn().unwrap();
     assert_eq!(run(child.output()).unwrap().status.code(), Some(3));
-    let out = output_of(sh("echo done; exit 4").kill_on_drop(true));
+    let out = output_of(sh("sleep 0.2; echo done; exit 4").kill_on_drop(true));
     check(&out, 4, "done\n", "");
     // Dropping the child kills it: only then does its stdout reach end of file.
     let mut sleep = Command::new("sleep");

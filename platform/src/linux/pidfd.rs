@@ -139,10 +139,13 @@ impl PidFd {
     ///
     /// `Ok(None)` means the child is still running: readiness of a pidfd is only a hint.
     ///
+    /// If another part of the program reaped the child first (a foreign `waitpid(-1)`, or
+    /// `SIGCHLD` set to `SIG_IGN`), the status is recovered on Linux 6.15 and later, without
+    /// resource usage.
+    ///
     /// # Errors
-    /// `ECHILD` if the child was already reaped (by us, or by a foreign `waitpid(-1)`, or
-    /// automatically under `SIGCHLD = SIG_IGN`), or if it is not our child. `EINVAL` before
-    /// Linux 5.4 (no `P_PIDFD`).
+    /// The child was reaped by someone else on a kernel that cannot recover its status, or is
+    /// not our child. `EINVAL` before Linux 5.4 (no `P_PIDFD`).
     #[doc(alias = "waitid")]
     pub fn try_wait(&self) -> io::Result<Option<ExitInfo>> {
         self.waitid(libc::WNOHANG)
@@ -162,6 +165,33 @@ impl PidFd {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// After `ECHILD`: someone else reaped the child. Linux 6.15 keeps its wait status for any
+    /// pidfd (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`); the resource usage is lost.
+    fn exit_after_foreign_reap(&self) -> io::Result<ExitInfo> {
+        let lost = || {
+            io::Error::other(
+                "the child was reaped by someone else (a foreign waitpid(-1), or SIGCHLD set to \
+                 SIG_IGN), and this kernel cannot recover its exit status (PIDFD_INFO_EXIT needs \
+                 Linux 6.15)",
+            )
+        };
+        // SAFETY: pidfd_info is plain data (integers); all-zero is valid.
+        let mut info: libc::pidfd_info = unsafe { std::mem::zeroed() };
+        info.mask = libc::PIDFD_INFO_EXIT.into();
+        // SAFETY: PIDFD_GET_INFO reads and writes one `struct pidfd_info` (its VER0 size is
+        // encoded in the request number); `info` is live and writable, the fd owned by `self`.
+        // Older kernels answer ENOTTY (no pidfs ioctls), EINVAL (< 6.13) or ESRCH (< 6.15).
+        let ret = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::PIDFD_GET_INFO, &mut info) };
+        if ret == -1 || info.mask & u64::from(libc::PIDFD_INFO_EXIT) == 0 {
+            return Err(lost());
+        }
+        Ok(ExitInfo {
+            pid: self.pid,
+            status: std::os::unix::process::ExitStatusExt::from_raw(info.exit_code),
+            usage: None,
+        })
     }
 
     fn waitid(&self, nohang: i32) -> io::Result<Option<ExitInfo>> {
@@ -187,14 +217,10 @@ impl PidFd {
         };
         if ret == -1 {
             let e = io::Error::last_os_error();
-            return Err(if e.raw_os_error() == Some(libc::ECHILD) {
-                io::Error::other(
-                    "the child was reaped by someone else (a foreign waitpid(-1), or SIGCHLD \
-                     set to SIG_IGN); its exit status is lost",
-                )
-            } else {
-                e
-            });
+            if e.raw_os_error() == Some(libc::ECHILD) {
+                return self.exit_after_foreign_reap().map(Some);
+            }
+            return Err(e);
         }
         // SAFETY: zero-initialised and possibly filled by the kernel; every bit pattern is a
         // valid siginfo_t / rusage (plain C structs of integers).
