@@ -324,7 +324,7 @@ fn ten_thousand_children_from_eight_threads() {
                                 .args(["-c", &format!("exit {code}")])
                                 .spawn()
                                 .unwrap();
-                            if c.status().await.unwrap().code() != Some(code as i32) {
+                            if c.status().await.unwrap().code() != Some(code) {
                                 wrong += 1;
                             }
                         }
