@@ -65,6 +65,7 @@ mod stdio;
 #[cfg(unix)]
 pub mod unix;
 
+pub use backend::{backend, BackendInfo};
 pub use child::Child;
 pub use command::Command;
 pub use driver::driver;
@@ -91,6 +92,7 @@ fn _assert_send_sync() {
     fn both<T: Send + Sync>() {}
     both::<Command>();
     both::<Exit>();
+    both::<BackendInfo>();
     both::<Child>();
     both::<ChildStdin>();
     both::<ChildStdout>();

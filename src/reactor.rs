@@ -17,7 +17,7 @@ use event_listener::Event;
 use polling::{Events, Poller};
 use slab::Slab;
 
-use crate::backend::{self, Backend, Pipes, Process};
+use crate::backend::{self, Backend, BackendInfo, Pipes, Process};
 use crate::driver::Drivers;
 use crate::spec::{Defaults, Spec};
 use crate::Exit;
@@ -27,6 +27,7 @@ use crate::Exit;
 pub(crate) struct Reactor {
     pub(crate) poller: Poller,
     backend: &'static dyn Backend,
+    pub(crate) info: BackendInfo,
     /// Children not yet reaped, keyed by their poller key.
     children: Mutex<Slab<Arc<ChildState>>>,
     /// Held by whoever is polling; the thread and `driver()` futures take turns.
@@ -92,14 +93,16 @@ impl Reactor {
         if let Some(r) = REACTOR.get() {
             return Ok(r);
         }
-        let reactor = Reactor::new(backend::get())?;
+        let (backend, info) = backend::select()?;
+        let reactor = Reactor::new(backend, info)?;
         Ok(REACTOR.get_or_init(|| reactor))
     }
 
-    fn new(backend: &'static dyn Backend) -> io::Result<Reactor> {
+    fn new(backend: &'static dyn Backend, info: BackendInfo) -> io::Result<Reactor> {
         Ok(Reactor {
             poller: Poller::new()?,
             backend,
+            info,
             children: Mutex::new(Slab::new()),
             events: Mutex::new(Events::new()),
             drivers: Drivers::new(),

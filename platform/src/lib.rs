@@ -31,6 +31,9 @@ pub use registration::Registration;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub mod testing;
 
 /// Clears `O_NONBLOCK`, so a pipe async-io used can be handed to a child that expects a
 /// blocking descriptor.

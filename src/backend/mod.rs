@@ -19,7 +19,9 @@ use crate::spec::{Defaults, Spec};
 
 #[cfg(target_os = "linux")]
 mod pidfd;
-#[cfg(not(target_os = "linux"))]
+#[cfg(unix)]
+mod thread;
+#[cfg(not(unix))]
 mod unsupported;
 
 /// A mechanism for creating and watching children. Chosen once per process.
@@ -71,10 +73,131 @@ pub(crate) struct Pipes {
     pub(crate) stderr: Option<std::process::ChildStderr>,
 }
 
-/// The backend for this process.
-pub(crate) fn get() -> &'static dyn Backend {
+/// The parent's ends of a child `std` spawned.
+#[cfg(unix)]
+fn std_pipes(child: &mut std::process::Child) -> Pipes {
+    Pipes {
+        stdin: child.stdin.take(),
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+    }
+}
+
+/// The environment variable that forces a backend.
+const FORCE_VAR: &str = "CHILDFD_BACKEND";
+
+/// Chooses the backend for this process: forced by `CHILDFD_BACKEND` or
+/// `--cfg childfd_force_thread_backend`, else the best one the probe allows.
+///
+/// # Errors
+/// `InvalidInput` for an unknown `CHILDFD_BACKEND`; a passing failure of the probe (`EMFILE`),
+/// which is not cached: the next spawn probes again.
+pub(crate) fn select() -> io::Result<(&'static dyn Backend, BackendInfo)> {
+    let forced = std::env::var(FORCE_VAR).ok().filter(|v| !v.is_empty());
+    #[cfg(unix)]
+    if cfg!(childfd_force_thread_backend) && forced.is_none() {
+        return Ok(thread(
+            "forced by --cfg childfd_force_thread_backend".into(),
+        ));
+    }
+    match forced.as_deref() {
+        None => {}
+        #[cfg(unix)]
+        Some("thread") => return Ok(thread(format!("forced by {FORCE_VAR}"))),
+        #[cfg(target_os = "linux")]
+        Some("pidfd") => return Ok((&pidfd::PidFdBackend, BackendInfo::new("pidfd", None))),
+        Some(other) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{FORCE_VAR}={other:?}: this platform has `pidfd` (Linux) and `thread`"),
+            ))
+        }
+    }
     #[cfg(target_os = "linux")]
-    return &pidfd::PidFdBackend;
-    #[cfg(not(target_os = "linux"))]
-    return &unsupported::Unsupported;
+    return Ok(match platform::linux::probe()? {
+        Ok(()) => (&pidfd::PidFdBackend, BackendInfo::new("pidfd", None)),
+        Err(why) => thread(format!("{}: {}", why.step, why.error)),
+    });
+    #[cfg(all(unix, not(target_os = "linux")))]
+    return Ok(thread(
+        "no process-descriptor backend for this OS yet".into(),
+    ));
+    #[cfg(not(unix))]
+    return Ok((
+        &unsupported::Unsupported,
+        BackendInfo::new("unsupported", None),
+    ));
+}
+
+#[cfg(unix)]
+fn thread(reason: String) -> (&'static dyn Backend, BackendInfo) {
+    (
+        &thread::ThreadBackend,
+        BackendInfo::new("thread", Some(reason)),
+    )
+}
+
+/// Which mechanism this process uses to watch its children, and why: see [`backend()`].
+///
+/// `Display` gives the name, then the reason for a fallback in parentheses:
+/// `pidfd`, or `thread (pidfd_open: Function not implemented (os error 38))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    name: &'static str,
+    reason: Option<String>,
+}
+
+#[cfg(all(test, unix))]
+pub(crate) fn test_info() -> BackendInfo {
+    BackendInfo::new("mock", None)
+}
+
+impl BackendInfo {
+    fn new(name: &'static str, reason: Option<String>) -> BackendInfo {
+        BackendInfo { name, reason }
+    }
+
+    /// `pidfd` (Linux), `thread` (a helper thread per running child, any Unix), or
+    /// `unsupported` (no backend on this OS yet).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Why the best mechanism was not used, for a fallback or a forced choice.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+}
+
+impl std::fmt::Display for BackendInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            Some(reason) => write!(f, "{} ({reason})", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
+/// The mechanism this process uses for its children, chosen once by a probe (the first call
+/// makes it) and overridable with the environment variable `CHILDFD_BACKEND=thread` (or
+/// `pidfd`).
+///
+/// | backend | where | how an exit is noticed |
+/// |---|---|---|
+/// | `pidfd` | Linux 5.4+, pidfd system calls allowed | the child's pidfd in the reactor's poller |
+/// | `thread` | any other Unix, or Linux when the probe fails | one helper thread per running child |
+/// | `unsupported` | Windows, for now | - |
+///
+/// # Errors
+/// An invalid `CHILDFD_BACKEND`; a passing failure of the probe or of creating the reactor
+/// (`EMFILE`), which is retried by the next call.
+///
+/// # Examples
+/// ```
+/// let backend = childfd::backend()?;
+/// println!("children are watched by: {backend}");
+/// # std::io::Result::Ok(())
+/// ```
+pub fn backend() -> io::Result<BackendInfo> {
+    Ok(crate::reactor::Reactor::get()?.info.clone())
 }

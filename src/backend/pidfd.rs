@@ -25,25 +25,44 @@ impl Backend for PidFdBackend {
         if spec.needs_std() {
             return spawn_std(spec.std_command(defaults)?);
         }
-        let mut hooks = std::mem::take(&mut spec.unix.hooks);
         let at = Instant::now();
-        let spawned = request(spec, defaults).and_then(|req| match hooks.is_empty() {
-            true => platform::linux::spawn(&req),
-            false => platform::linux::spawn_with_hooks(&req, &mut hooks),
-        });
-        spec.unix.hooks = hooks;
-        let spawned = spawned?;
-        let pipes = spawned.pipes;
+        let spawned = match spawn_own(spec, defaults, true) {
+            // The probe passed, yet clone ignored CLONE_PIDFD: take the std route.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                return spawn_std(spec.std_command(defaults)?)
+            }
+            other => other?,
+        };
+        let Some(pidfd) = spawned.pidfd else {
+            return Err(io::Error::other("clone returned no pidfd"));
+        };
         Ok(Spawned {
-            pid: spawned.pidfd.pid(),
+            pid: spawned.pid,
             at,
-            process: Box::new(PidFdProcess::Idle(spawned.pidfd)),
-            pipes: Pipes {
-                stdin: pipes.stdin.map(std::process::ChildStdin::from),
-                stdout: pipes.stdout.map(std::process::ChildStdout::from),
-                stderr: pipes.stderr.map(std::process::ChildStderr::from),
-            },
+            process: Box::new(PidFdProcess::Idle(pidfd)),
+            pipes: pipes(spawned.pipes),
         })
+    }
+}
+
+/// Spawns with this crate's engine, with or without a pidfd.
+pub(super) fn spawn_own(
+    spec: &mut Spec,
+    defaults: Defaults,
+    with_pidfd: bool,
+) -> io::Result<platform::linux::Spawned> {
+    let mut hooks = std::mem::take(&mut spec.unix.hooks);
+    let spawned = request(spec, defaults)
+        .and_then(|req| platform::linux::spawn(&req, &mut hooks, with_pidfd));
+    spec.unix.hooks = hooks;
+    spawned
+}
+
+pub(super) fn pipes(p: platform::unix::prepare::ParentPipes) -> Pipes {
+    Pipes {
+        stdin: p.stdin.map(std::process::ChildStdin::from),
+        stdout: p.stdout.map(std::process::ChildStdout::from),
+        stderr: p.stderr.map(std::process::ChildStderr::from),
     }
 }
 
@@ -82,31 +101,25 @@ fn request(spec: &Spec, defaults: Defaults) -> io::Result<SpawnRequest<'_>> {
 
 /// The `std` route: spawn, then open the pidfd.
 fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
-    {
-        let at = Instant::now();
-        let mut child = cmd.spawn()?;
-        let pid = child.id();
-        let fd = match PidFd::open(pid) {
-            Ok(fd) => fd,
-            Err(e) => {
-                // EMFILE/ENFILE here would otherwise leave a running child nobody watches
-                // (async-process has this leak; tokio PR #8359).
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-        };
-        Ok(Spawned {
-            pid,
-            at,
-            process: Box::new(PidFdProcess::Idle(fd)),
-            pipes: Pipes {
-                stdin: child.stdin.take(),
-                stdout: child.stdout.take(),
-                stderr: child.stderr.take(),
-            },
-        })
-    }
+    let at = Instant::now();
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let fd = match PidFd::open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // EMFILE/ENFILE here would otherwise leave a running child nobody watches
+            // (async-process has this leak; tokio PR #8359).
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    Ok(Spawned {
+        pid,
+        at,
+        process: Box::new(PidFdProcess::Idle(fd)),
+        pipes: super::std_pipes(&mut child),
+    })
 }
 
 /// A pidfd, first on its own, then in the reactor's poller.

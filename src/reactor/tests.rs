@@ -57,9 +57,21 @@ impl Process for Mock {
     fn abort(self: Box<Self>) {}
 }
 
+/// The mock children are made by the tests themselves, never spawned.
+#[derive(Debug)]
+struct NoSpawn;
+
+impl Backend for NoSpawn {
+    fn spawn(&self, _: &mut Spec, _: Defaults) -> io::Result<crate::backend::Spawned> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
 fn reactor() -> &'static Reactor {
     // A private reactor per test; its drivers count is raised so no thread is ever started.
-    let r: &'static Reactor = Box::leak(Box::new(Reactor::new(backend::get()).unwrap()));
+    let r: &'static Reactor = Box::leak(Box::new(
+        Reactor::new(&NoSpawn, backend::test_info()).unwrap(),
+    ));
     r.drivers.enter();
     r
 }

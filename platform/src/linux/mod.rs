@@ -8,7 +8,9 @@
 //! | `CLONE_PIDFD` with legacy `clone` | 5.2 (ignored before) |
 
 mod pidfd;
+mod probe;
 mod spawn;
 
 pub use pidfd::PidFd;
-pub use spawn::{spawn, spawn_with_hooks, Spawned};
+pub use probe::{probe, Unavailable};
+pub use spawn::{spawn, Spawned};

@@ -22,13 +22,16 @@ use std::sync::atomic::Ordering;
 use super::PidFd;
 
 use crate::unix::prepare::{ParentPipes, PreExec, Prepared, SpawnRequest};
-use crate::unix::{exec_child, Failure, Step};
+use crate::unix::{exec_child, ChildPid, Failure, Step};
 
 /// A child that has exec'd, with its descriptor and the parent's ends of its pipes.
 #[derive(Debug)]
 pub struct Spawned {
-    /// Born with the child: there is no moment at which the child exists without it.
-    pub pidfd: PidFd,
+    /// The child's process id.
+    pub pid: u32,
+    /// Born with the child, when asked for: there is no moment at which the child exists
+    /// without it.
+    pub pidfd: Option<PidFd>,
     /// Pipes the request asked for.
     pub pipes: ParentPipes,
 }
@@ -82,7 +85,9 @@ impl Drop for SignalsBlocked {
     }
 }
 
-/// Spawns the request, vfork-style, with its pidfd.
+/// Spawns the request, with its pidfd if `with_pidfd`: vfork-style, or fork-style when there
+/// are `hooks` to run in the child before exec (their safety was promised when each
+/// [`PreExec`] was made).
 ///
 /// # Errors
 /// - Preparation: `InvalidInput` (NUL byte), `EMFILE` (pipes), `NotFound` (empty program).
@@ -94,7 +99,20 @@ impl Drop for SignalsBlocked {
 ///   `PermissionDenied`...), once it has been reaped.
 #[doc(alias = "clone")]
 #[doc(alias = "CLONE_PIDFD")]
-pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<Spawned> {
+pub fn spawn(
+    req: &SpawnRequest<'_>,
+    hooks: &mut [PreExec],
+    with_pidfd: bool,
+) -> io::Result<Spawned> {
+    let pidfd_flag = if with_pidfd { libc::CLONE_PIDFD } else { 0 };
+    if hooks.is_empty() {
+        spawn_vfork(req, pidfd_flag)
+    } else {
+        spawn_fork(req, hooks, pidfd_flag)
+    }
+}
+
+fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Spawned> {
     let mut prepared = Prepared::new(req)?;
     let failure = Failure::default();
     let mut stack = vec![0u128; STACK_SIZE / 16];
@@ -106,7 +124,7 @@ pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<Spawned> {
             mask: &blocked.0,
             failure: &failure,
         };
-        let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
+        let flags = libc::CLONE_VM | libc::CLONE_VFORK | pidfd_flag | libc::SIGCHLD;
         // SAFETY: the stack is a live, 16-byte aligned buffer of STACK_SIZE bytes and we pass
         // its top (it grows down on every Linux architecture Rust supports but hppa, which has
         // no CLONE_PIDFD user in Rust); `args` and `pidfd` outlive the call, and CLONE_VFORK
@@ -129,15 +147,15 @@ pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<Spawned> {
     if pid == -1 {
         return Err(clone_error);
     }
-    finish(pid, pidfd, &failure, &mut prepared)
+    finish(pid, pidfd_flag != 0, pidfd, &failure, &mut prepared)
 }
 
-/// Spawns the request fork-style (no shared memory), running `hooks` in the child, in order,
-/// before exec. Their safety was promised when each [`PreExec`] was made.
-///
-/// # Errors
-/// As [`spawn`], plus a hook's error.
-pub fn spawn_with_hooks(req: &SpawnRequest<'_>, hooks: &mut [PreExec]) -> io::Result<Spawned> {
+/// Fork-style (no shared memory): runs `hooks` in the child, in order, before exec.
+fn spawn_fork(
+    req: &SpawnRequest<'_>,
+    hooks: &mut [PreExec],
+    pidfd_flag: libc::c_int,
+) -> io::Result<Spawned> {
     let mut prepared = Prepared::new(req)?;
     let (report_rx, report_tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let mut pidfd: libc::c_int = -1;
@@ -148,7 +166,7 @@ pub fn spawn_with_hooks(req: &SpawnRequest<'_>, hooks: &mut [PreExec]) -> io::Re
         let pid = unsafe {
             libc::syscall(
                 libc::SYS_clone,
-                (libc::CLONE_PIDFD | libc::SIGCHLD) as libc::c_ulong,
+                (pidfd_flag | libc::SIGCHLD) as libc::c_ulong,
                 0usize,
                 &mut pidfd as *mut libc::c_int,
                 0usize,
@@ -192,7 +210,13 @@ pub fn spawn_with_hooks(req: &SpawnRequest<'_>, hooks: &mut [PreExec]) -> io::Re
     } else if n != 0 {
         failure.step.store(-1, Ordering::Relaxed);
     }
-    finish(pid as libc::pid_t, pidfd, &failure, &mut prepared)
+    finish(
+        pid as libc::pid_t,
+        pidfd_flag != 0,
+        pidfd,
+        &failure,
+        &mut prepared,
+    )
 }
 
 fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
@@ -212,35 +236,42 @@ fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
 /// reaped.
 fn finish(
     pid: libc::pid_t,
+    with_pidfd: bool,
     pidfd: libc::c_int,
     failure: &Failure,
     prepared: &mut Prepared,
 ) -> io::Result<Spawned> {
-    if pidfd < 0 {
+    let child = ChildPid::new(pid as u32);
+    if with_pidfd && pidfd < 0 {
         // The kernel ignored CLONE_PIDFD (before 5.2). The pid is still ours and unreaped.
-        // SAFETY: kill and waitpid on our own child, which nobody else has reaped.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
+        let _ = child.send_signal(libc::SIGKILL);
+        let _ = child.wait();
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "clone ignored CLONE_PIDFD (Linux before 5.2)",
         ));
     }
-    // SAFETY: the kernel just returned this descriptor to us (CLOEXEC); nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    let pidfd = PidFd::from_owned(fd, pid as u32);
+    let pidfd = (pidfd >= 0).then(|| {
+        // SAFETY: the kernel just returned this descriptor to us (CLOEXEC); nothing else
+        // owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+        PidFd::from_owned(fd, pid as u32)
+    });
     let step = failure.step.load(Ordering::Relaxed);
     if step == 0 {
+        let pipes = std::mem::take(&mut prepared.parent_ends);
         return Ok(Spawned {
+            pid: pid as u32,
             pidfd,
-            pipes: std::mem::take(&mut prepared.parent_ends),
+            pipes,
         });
     }
     // The child has exited (vfork: before `clone` returned; fork: it wrote its report, then
     // _exit): reap it so no zombie remains.
-    let _ = pidfd.wait();
+    let _ = match &pidfd {
+        Some(fd) => fd.wait().map(drop),
+        None => child.wait().map(drop),
+    };
     let errno = failure.errno.load(Ordering::Relaxed);
     Err(match Step::from_i32(step) {
         // What std reports for these: the bare OS error (NotFound, PermissionDenied...).

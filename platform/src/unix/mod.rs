@@ -4,7 +4,10 @@
 // The child side serves Linux's clone today; FreeBSD's pdfork joins it with issue #6.
 #[cfg(target_os = "linux")]
 mod child;
+mod pid;
 pub mod prepare;
+
+pub use pid::{send_byte, ChildPid};
 
 #[cfg(target_os = "linux")]
 pub(crate) use child::{exec_child, Failure, Step};

@@ -1,0 +1,78 @@
+//! Test support, not an API: makes chosen system calls fail, to test the fallbacks.
+
+use std::io;
+
+/// Makes each `(syscall number, errno)` fail with that errno in every thread of this process
+/// and its future children (seccomp, `SECCOMP_FILTER_FLAG_TSYNC`). Irreversible: only for a
+/// throw-away process (a test re-executing itself).
+///
+/// Numbers ≥ 424 (the pidfd calls, `clone3`) are the same on every Linux architecture.
+/// Never give `clone3` `EPERM`: glibc falls back to `clone` only on `ENOSYS`, so `std`'s
+/// spawn would fail (../shared/research/ci.md §4, Docker's profile uses `ENOSYS`).
+///
+/// # Errors
+/// `Unsupported` on an architecture without a known audit number; what `prctl` or `seccomp`
+/// report (`ENOSYS` under qemu-user, `EINVAL` without seccomp filters).
+pub fn deny_syscalls(rules: &[(u32, i32)]) -> io::Result<()> {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E;
+    #[cfg(target_arch = "x86")]
+    const AUDIT_ARCH: u32 = 0x4000_0003;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    return Err(io::ErrorKind::Unsupported.into());
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    {
+        use libc::sock_filter;
+        const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+        const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+        const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+        let stmt = |code, k| sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let jump = |k, jt, jf| sock_filter {
+            code: JEQ_K,
+            jt,
+            jf,
+            k,
+        };
+        let n = u8::try_from(rules.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut prog = vec![
+            stmt(LD_W_ABS, 4), // seccomp_data.arch
+            jump(AUDIT_ARCH, 0, 2 * n + 1),
+            stmt(LD_W_ABS, 0), // seccomp_data.nr
+        ];
+        for &(nr, errno) in rules {
+            prog.push(jump(nr, 0, 1));
+            let ret = libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA);
+            prog.push(stmt(RET_K, ret));
+        }
+        prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: prctl with integer arguments; seccomp(2) reads `fprog`, which points to
+        // `prog`, both alive for the call.
+        unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let ret = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_TSYNC,
+                &fprog as *const libc::sock_fprog,
+            );
+            if ret != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+}
