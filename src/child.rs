@@ -34,8 +34,8 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The child's standard error, if it was piped.
     pub stderr: Option<ChildStderr>,
-    state: Arc<ChildState>,
-    reactor: &'static Reactor,
+    pub(crate) state: Arc<ChildState>,
+    pub(crate) reactor: &'static Reactor,
     kill_on_drop: bool,
     reap_on_drop: bool,
 }

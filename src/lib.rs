@@ -58,8 +58,10 @@ mod child;
 mod command;
 mod driver;
 mod exit;
+mod lifecycle;
 mod pipes;
 mod reactor;
+mod set;
 mod spec;
 mod stdio;
 #[cfg(unix)]
@@ -71,6 +73,7 @@ pub use command::Command;
 pub use driver::driver;
 pub use exit::Exit;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
+pub use set::ChildSet;
 pub use stdio::Stdio;
 
 #[doc(no_inline)]
@@ -93,6 +96,8 @@ fn _assert_send_sync() {
     both::<Command>();
     both::<Exit>();
     both::<BackendInfo>();
+    fn send<T: Send>() {}
+    send::<ChildSet>();
     both::<Child>();
     both::<ChildStdin>();
     both::<ChildStdout>();

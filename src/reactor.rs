@@ -10,7 +10,7 @@
 //! is held while user code (a waker) runs except `Reactor::events`.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Instant;
 
 use event_listener::Event;
@@ -19,6 +19,7 @@ use slab::Slab;
 
 use crate::backend::{self, Backend, BackendInfo, Pipes, Process};
 use crate::driver::Drivers;
+use crate::set::SetQueue;
 use crate::spec::{Defaults, Spec};
 use crate::Exit;
 
@@ -47,6 +48,9 @@ pub(crate) struct ChildState {
     process: Mutex<Option<Box<dyn Process>>>,
     exit: OnceLock<Result<Exit, SavedError>>,
     exited: Event,
+    /// The `ChildSet` told of the exit, and the child's key there. Locked around storing the
+    /// exit, so that a set joined concurrently hears of it exactly once.
+    set: Mutex<Option<(Weak<SetQueue>, usize)>>,
 }
 
 /// An `io::Error` kept to be handed out to every waiter.
@@ -146,6 +150,7 @@ impl Reactor {
                 process: Mutex::new(None),
                 exit: OnceLock::new(),
                 exited: Event::new(),
+                set: Mutex::new(None),
             });
             entry.insert(state.clone());
             state
@@ -223,12 +228,19 @@ impl Reactor {
             Ok(Some(info)) => Ok(Exit::new(info, state.spawned.elapsed())),
             Err(e) => Err(e),
         };
-        let _ = state.exit.set(outcome.map_err(|e| SavedError::new(&e)));
+        let set = {
+            let set = lock(&state.set);
+            let _ = state.exit.set(outcome.map_err(|e| SavedError::new(&e)));
+            set.clone()
+        };
         // Deregisters and closes the descriptor.
         *slot = None;
         drop(slot);
         lock(&self.children).try_remove(state.key);
         state.exited.notify(usize::MAX);
+        if let Some((queue, key)) = set.and_then(|(q, k)| Some((q.upgrade()?, k))) {
+            queue.push(key);
+        }
     }
 
     /// Kills the child unless it has already been reaped.
@@ -246,6 +258,15 @@ impl Reactor {
         match lock(&state.process).as_ref() {
             Some(p) => p.signal(sig, group),
             None => Ok(()),
+        }
+    }
+
+    /// Whether the child leads its own process group; `false` once it has been reaped.
+    #[cfg(unix)]
+    pub(crate) fn leads_group(&self, state: &ChildState) -> io::Result<bool> {
+        match lock(&state.process).as_ref() {
+            Some(_) => platform::unix::leads_group(state.pid),
+            None => Ok(false),
         }
     }
 
@@ -298,6 +319,18 @@ impl Reactor {
 }
 
 impl ChildState {
+    /// Makes `queue` hear of this child's exit under `key`, now if it has already exited.
+    pub(crate) fn join_set(&self, queue: &Arc<SetQueue>, key: usize) {
+        let exited = {
+            let mut set = lock(&self.set);
+            *set = Some((Arc::downgrade(queue), key));
+            self.exit.get().is_some()
+        };
+        if exited {
+            queue.push(key);
+        }
+    }
+
     /// The exit, if the child has been reaped.
     pub(crate) fn exit(&self) -> Option<io::Result<Exit>> {
         self.exit

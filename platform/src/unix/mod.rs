@@ -7,7 +7,7 @@ mod child;
 mod pid;
 pub mod prepare;
 
-pub use pid::{send_byte, ChildPid};
+pub use pid::{group_exists, leads_group, send_byte, signal_group_id, ChildPid};
 
 #[cfg(target_os = "linux")]
 pub(crate) use child::{exec_child, Failure, Step};

@@ -146,3 +146,38 @@ pub fn send_byte(sock: std::os::unix::io::BorrowedFd<'_>) -> io::Result<()> {
     rustix::net::send(sock, &[1], flags)?;
     Ok(())
 }
+
+/// Whether process group `pgid` still has a member (`kill(-pgid, 0)`).
+pub fn group_exists(pgid: u32) -> bool {
+    let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
+        return false;
+    };
+    rustix::process::test_kill_process_group(pid).is_ok()
+}
+
+/// Sends `sig` to process group `pgid` (`killpg`). Unlike the methods of [`ChildPid`], nothing
+/// pins the id: once the group is empty the kernel may reuse it. Callers use it only for the
+/// group of a child they just reaped, whose id the kernel keeps while a member lives.
+///
+/// # Errors
+/// `ESRCH` when the group is empty; `InvalidInput` for an unknown signal.
+pub fn signal_group_id(pgid: u32, sig: i32) -> io::Result<()> {
+    let pid = i32::try_from(pgid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or(io::ErrorKind::InvalidInput)?;
+    let sig = Signal::from_named_raw(sig).ok_or(io::ErrorKind::InvalidInput)?;
+    Ok(rustix::process::kill_process_group(pid, sig)?)
+}
+
+/// Whether `pid` leads its own process group. Only meaningful while `pid` is an unreaped child.
+///
+/// # Errors
+/// `ESRCH` if there is no such process.
+pub fn leads_group(pid: u32) -> io::Result<bool> {
+    let raw = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or(io::ErrorKind::InvalidInput)?;
+    Ok(rustix::process::getpgid(Some(raw))? == raw)
+}

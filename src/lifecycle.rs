@@ -1,0 +1,165 @@
+//! Bounded waits, whole-tree shutdown and blocking waits, on top of [`Child::exited`].
+
+use std::future::Future;
+use std::io;
+use std::process::{ExitStatus, Output};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use futures_lite::{future, AsyncReadExt, FutureExt};
+
+use crate::{Child, Exit};
+
+/// The POSIX numbers, the same on every Unix.
+#[cfg(unix)]
+const SIGKILL: i32 = 9;
+#[cfg(unix)]
+const SIGTERM: i32 = 15;
+
+/// How often `shutdown` looks whether a leader's group has emptied during the grace period.
+#[cfg(unix)]
+const GROUP_POLL: Duration = Duration::from_millis(10);
+
+impl Child {
+    /// Stops the child and everything it started, politely first: `SIGTERM` to its process
+    /// group (or to the child alone when it does not lead one), then, after `grace`, `SIGKILL`
+    /// to what is left. Returns the child's [`Exit`].
+    ///
+    /// Spawn the child as a group leader ([`process_group(0)`](crate::unix::CommandExt::process_group)
+    /// or `setsid`) so that a shell's own children are reached too. When the leader exits
+    /// within `grace` but other members of its group linger, they get the rest of `grace` and
+    /// then `SIGKILL`, through the group id, which the kernel does not reuse while a member
+    /// lives.
+    ///
+    /// # Errors
+    /// As [`signal()`](Child::signal) and [`exited()`](Child::exited).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(target_os = "linux")]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{unix::CommandExt, Command};
+    /// use std::time::Duration;
+    ///
+    /// let mut job = Command::new("sh").args(["-c", "sleep 100 & sleep 100"]).process_group(0).spawn()?;
+    /// let exit = job.shutdown(Duration::from_secs(1)).await?;
+    /// assert_eq!(exit.shell_code(), 128 + 15);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    #[cfg(unix)]
+    pub fn shutdown(
+        &mut self,
+        grace: Duration,
+    ) -> impl Future<Output = io::Result<Exit>> + Send + 'static {
+        self.stdin.take();
+        let (reactor, state) = (self.reactor, self.state.clone());
+        async move {
+            let deadline = Instant::now() + grace;
+            let group = reactor.leads_group(&state)?;
+            reactor.signal(&state, SIGTERM, group)?;
+            let exit = match timeout_at(deadline, state.wait(reactor)).await {
+                Some(exit) => exit?,
+                None => {
+                    reactor.signal(&state, SIGKILL, group)?;
+                    state.wait(reactor).await?
+                }
+            };
+            if group {
+                let pgid = state.pid;
+                while platform::unix::group_exists(pgid) && Instant::now() < deadline {
+                    Timer::after(GROUP_POLL).await;
+                }
+                // ESRCH: the group is already empty.
+                let _ = platform::unix::signal_group_id(pgid, SIGKILL);
+            }
+            Ok(exit)
+        }
+    }
+
+    /// [`exited()`](Child::exited), bounded: `Ok(None)` if the child is still running after
+    /// `limit`. The child is left as it was: wait again, kill it, or
+    /// [`shutdown`](Child::shutdown) it.
+    ///
+    /// # Errors
+    /// As [`exited()`](Child::exited).
+    pub fn exited_timeout(
+        &mut self,
+        limit: Duration,
+    ) -> impl Future<Output = io::Result<Option<Exit>>> + Send + 'static {
+        let exited = self.exited();
+        async move { timeout_at(Instant::now() + limit, exited).await.transpose() }
+    }
+
+    /// [`status()`](Child::status), bounded: `Ok(None)` if the child is still running after
+    /// `limit`, and the child is left as it was.
+    ///
+    /// # Errors
+    /// As [`status()`](Child::status).
+    pub fn status_timeout(
+        &mut self,
+        limit: Duration,
+    ) -> impl Future<Output = io::Result<Option<ExitStatus>>> + Send + 'static {
+        let exited = self.exited_timeout(limit);
+        async move { Ok(exited.await?.map(|e| e.status())) }
+    }
+
+    /// [`output()`](Child::output), bounded, without giving up the child: `Ok(None)` if it
+    /// has not finished (both pipes at end of file and the child exited) after `limit`. The
+    /// pipes then go back to the child's fields; what was read from them so far is dropped.
+    ///
+    /// # Errors
+    /// As [`output()`](Child::output).
+    pub async fn output_timeout(&mut self, limit: Duration) -> io::Result<Option<Output>> {
+        let (mut stdout, mut stderr) = (self.stdout.take(), self.stderr.take());
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = self.status();
+        let finished = timeout_at(Instant::now() + limit, async {
+            let read_out = async {
+                match &mut stdout {
+                    Some(pipe) => pipe.read_to_end(&mut out).await.map(drop),
+                    None => Ok(()),
+                }
+            };
+            let read_err = async {
+                match &mut stderr {
+                    Some(pipe) => pipe.read_to_end(&mut err).await.map(drop),
+                    None => Ok(()),
+                }
+            };
+            future::try_zip(read_out, read_err).await?;
+            status.await
+        })
+        .await;
+        match finished {
+            Some(status) => Ok(Some(Output {
+                status: status?,
+                stdout: out,
+                stderr: err,
+            })),
+            None => {
+                self.stdout = stdout;
+                self.stderr = stderr;
+                Ok(None)
+            }
+        }
+    }
+
+    /// [`exited()`](Child::exited) for blocking code: parks the calling thread until the child
+    /// has exited.
+    ///
+    /// # Errors
+    /// As [`exited()`](Child::exited).
+    pub fn wait_blocking(&mut self) -> io::Result<Exit> {
+        future::block_on(self.exited())
+    }
+}
+
+/// `Some(output)` if `fut` completes before `deadline`.
+async fn timeout_at<T>(deadline: Instant, fut: impl Future<Output = T>) -> Option<T> {
+    async { Some(fut.await) }
+        .or(async {
+            Timer::at(deadline).await;
+            None
+        })
+        .await
+}
