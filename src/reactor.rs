@@ -319,6 +319,11 @@ impl Reactor {
 }
 
 impl ChildState {
+    /// The child's exit will not be pushed to any set.
+    pub(crate) fn leave_set(&self) {
+        *lock(&self.set) = None;
+    }
+
     /// Makes `queue` hear of this child's exit under `key`, now if it has already exited.
     pub(crate) fn join_set(&self, queue: &Arc<SetQueue>, key: usize) {
         let exited = {

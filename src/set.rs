@@ -92,6 +92,20 @@ impl ChildSet {
         pid
     }
 
+    /// The member with this pid, to signal it or [`shutdown`](Child::shutdown) it; its exit
+    /// is still reported by the set.
+    pub fn get_mut(&mut self, pid: u32) -> Option<&mut Child> {
+        self.members.iter_mut().map(|(_, c)| c).find(|c| c.id() == pid)
+    }
+
+    /// Takes the member with this pid out of the set; its exit will not be reported here.
+    pub fn remove(&mut self, pid: u32) -> Option<Child> {
+        let key = self.members.iter().find(|(_, c)| c.id() == pid).map(|(k, _)| k)?;
+        let child = self.members.remove(key);
+        child.state.leave_set();
+        Some(child)
+    }
+
     /// How many members have not been reported yet.
     pub fn len(&self) -> usize {
         self.members.len()
@@ -141,14 +155,17 @@ impl ChildSet {
 
     fn take_ready(&mut self) -> Option<io::Result<(u32, Exit)>> {
         while let Some(key) = self.queue.pop() {
-            // A key is queued once per member; anything else is a member already removed.
-            if let Some(mut child) = self.members.try_remove(key) {
-                let pid = child.id();
-                return Some(child.try_exited().and_then(|exit| {
-                    exit.map(|e| (pid, e))
-                        .ok_or_else(|| io::Error::other("queued before exit"))
-                }));
-            }
+            let Some(child) = self.members.get_mut(key) else { continue };
+            let pid = child.id();
+            let exit = match child.try_exited() {
+                // The key of a removed member, reused by a newer one: its own exit will queue
+                // the key again.
+                Ok(None) => continue,
+                Ok(Some(exit)) => Ok((pid, exit)),
+                Err(e) => Err(e),
+            };
+            self.members.remove(key);
+            return Some(exit);
         }
         None
     }

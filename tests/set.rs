@@ -148,3 +148,17 @@ fn dropping_the_set_kills_kill_on_drop_members_and_reaps_all() {
         children()
     );
 }
+
+#[test]
+fn members_can_be_reached_and_removed() {
+    let mut set = ChildSet::new();
+    let kept = set.insert(sleeper("30"));
+    let taken = set.insert(Command::new("sh").args(["-c", "exit 2"]).spawn().unwrap());
+    let mut child = set.remove(taken).unwrap();
+    assert_eq!(block_on(child.status()).unwrap().code(), Some(2));
+    assert!(set.remove(taken).is_none());
+    set.get_mut(kept).unwrap().signal(15).unwrap();
+    let (pid, exit) = block_on(set.next()).unwrap().unwrap();
+    assert_eq!((pid, exit.shell_code()), (kept, 143));
+    assert!(block_on(set.next()).is_none(), "the removed child is not reported");
+}
