@@ -65,6 +65,13 @@ impl Exit {
     }
 
     /// The child's peak resident set size, in bytes. Zero if unknown.
+    ///
+    /// # Platform-specific behavior
+    /// On Linux this is never below the parent's own peak RSS at the time of the spawn: at
+    /// `exec` the kernel folds the high-water mark of the address space the child had before
+    /// (`exec_mmap` in fs/exec.c), and a vfork- or fork-style child's address space is, or
+    /// copies, the parent's. Every spawn API shares this (std, `posix_spawn`). For exact
+    /// per-job peaks, spawn from a small process or read the job's cgroup.
     pub fn max_rss(&self) -> u64 {
         self.usage().max_rss
     }
