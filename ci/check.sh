@@ -4,7 +4,7 @@
 set -euo pipefail
 export RUSTDOCFLAGS="-D warnings"
 cargo fmt --all -- --check
-for target in "" x86_64-unknown-freebsd x86_64-pc-windows-msvc; do
+for target in "" x86_64-unknown-freebsd x86_64-apple-darwin x86_64-pc-windows-msvc; do
   flag=${target:+--target $target}
   echo "== clippy and doc ${target:-host}"
   cargo clippy --workspace --all-targets $flag -- -D warnings

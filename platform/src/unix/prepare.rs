@@ -106,6 +106,21 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
+/// A pipe whose ends are close-on-exec from birth, where the OS can (`pipe2`).
+fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(not(any(target_os = "macos", target_os = "ios")))]
+    return Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?);
+    // Apple has no pipe2; this engine does not spawn there (the thread backend uses std).
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    {
+        let (read, write) = rustix::pipe::pipe()?;
+        for fd in [&read, &write] {
+            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
+        }
+        Ok((read, write))
+    }
+}
+
 /// Moves `fd` to a number ≥ 3 if it is one of the standard streams.
 fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
@@ -148,7 +163,7 @@ impl Prepared {
                 }
                 StdioPlan::Fd(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 3)?,
                 StdioPlan::Piped => {
-                    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+                    let (read, write) = pipe_cloexec()?;
                     let (ours, theirs) = if i == 0 { (write, read) } else { (read, write) };
                     parent_ends[i] = Some(above_stdio(ours)?);
                     theirs
