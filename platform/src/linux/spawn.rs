@@ -115,7 +115,9 @@ pub fn spawn(
 fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Spawned> {
     let mut prepared = Prepared::new(req)?;
     let failure = Failure::default();
-    let mut stack = vec![0u128; STACK_SIZE / 16];
+    // Uninitialised: the child writes before it reads, as on any stack; zeroing 64 KiB per
+    // spawn would cost more than the allocation.
+    let mut stack: Vec<u128> = Vec::with_capacity(STACK_SIZE / 16);
     let mut pidfd: libc::c_int = -1;
     let pid = {
         let blocked = SignalsBlocked::new()?;
@@ -130,7 +132,7 @@ fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Sp
         // no CLONE_PIDFD user in Rust); `args` and `pidfd` outlive the call, and CLONE_VFORK
         // keeps this thread suspended until the child no longer uses them.
         let pid = unsafe {
-            let top = stack.as_mut_ptr().add(stack.len()) as *mut c_void;
+            let top = stack.as_mut_ptr().add(stack.capacity()) as *mut c_void;
             libc::clone(
                 vfork_child,
                 top,

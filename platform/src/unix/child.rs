@@ -11,11 +11,19 @@
 //!   no formatting, no panics and no unwinding (nothing here can panic: no indexing that can
 //!   fail, no `unwrap`);
 //! - everything the child needs was prepared in the parent (`prepare.rs`);
-//! - credentials change through the raw system calls: glibc's `setuid` wrappers broadcast to
-//!   every thread of the process (`__nptl_setxid`), which in a `CLONE_VM` child would reach
-//!   the parent's threads;
+//! - on Linux, credentials change through the raw system calls: glibc's `setuid` wrappers
+//!   broadcast to every thread of the process (`__nptl_setxid`), which in a `CLONE_VM` child
+//!   would reach the parent's threads. FreeBSD's credentials belong to the process, not to its
+//!   threads (setuid(2)), and its child is always a copy (`pdfork`), so libc's calls serve;
 //! - the child leaves only through `execve` or `_exit`; a failure is reported as a step and
-//!   an errno, through shared memory or a close-on-exec pipe.
+//!   an errno, through shared memory or a close-on-exec pipe (`fork.rs`).
+//!
+//! | | Linux | FreeBSD |
+//! |---|---|---|
+//! | the child | `clone`, shared memory (vfork-style) or a copy | `pdfork`, always a copy |
+//! | errno | `__errno_location()` | `__error()` |
+//! | `setuid`, `setgid`, `setgroups` | raw system calls | libc |
+//! | highest signal | 64 (`_NSIG` - 1) | 128 (`_SIG_MAXSIG`, sys/signal.h) |
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -79,12 +87,77 @@ impl Step {
 }
 
 /// One past the highest signal number (`_NSIG` on Linux).
+#[cfg(target_os = "linux")]
 const NSIG: i32 = 65;
+/// One past the highest signal number (`_SIG_MAXSIG` in FreeBSD's sys/signal.h).
+#[cfg(target_os = "freebsd")]
+const NSIG: i32 = 129;
 
+#[cfg(target_os = "linux")]
 fn errno() -> i32 {
     // SAFETY: __errno_location returns the calling thread's errno slot, always valid. With
     // CLONE_VM the child shares the suspended parent thread's TLS, so this is that slot.
     unsafe { *libc::__errno_location() }
+}
+
+#[cfg(target_os = "freebsd")]
+fn errno() -> i32 {
+    // SAFETY: __error returns the calling thread's errno slot, always valid; after pdfork the
+    // child's only thread is the copy of the one that called it.
+    unsafe { *libc::__error() }
+}
+
+/// `setgroups(2)`. Linux: the raw system call, which changes only the calling thread (see the
+/// module doc). `groups` may be null when `len` is 0.
+///
+/// # Safety
+/// `groups` points to `len` readable group ids (or is null with `len == 0`).
+#[cfg(target_os = "linux")]
+unsafe fn set_groups(len: usize, groups: *const libc::gid_t) -> libc::c_long {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { libc::syscall(libc::SYS_setgroups, len, groups) }
+}
+
+/// `setgroups(2)`. FreeBSD: `setgroups(0, NULL)` keeps only the effective group, as on Linux.
+/// Unlike Linux, FreeBSD before 15.0 also makes the list's first entry the effective group id
+/// (setgroups(2): "gidset[0] is used as the effective group-ID"); the `setgid` that follows,
+/// when the command sets a gid, overrides it.
+///
+/// # Safety
+/// `groups` points to `len` readable group ids (or is null with `len == 0`).
+#[cfg(target_os = "freebsd")]
+unsafe fn set_groups(len: usize, groups: *const libc::gid_t) -> libc::c_long {
+    let Ok(len) = libc::c_int::try_from(len) else {
+        // SAFETY: writing this thread's errno slot (see `errno`).
+        unsafe { *libc::__error() = libc::EINVAL };
+        return -1;
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { libc::setgroups(len, groups) }.into()
+}
+
+#[cfg(target_os = "linux")]
+fn set_gid(gid: libc::gid_t) -> libc::c_long {
+    // SAFETY: the raw setgid system call takes a plain integer.
+    unsafe { libc::syscall(libc::SYS_setgid, gid) }
+}
+
+#[cfg(target_os = "freebsd")]
+fn set_gid(gid: libc::gid_t) -> libc::c_long {
+    // SAFETY: setgid(2) takes a plain integer.
+    unsafe { libc::setgid(gid) }.into()
+}
+
+#[cfg(target_os = "linux")]
+fn set_uid(uid: libc::uid_t) -> libc::c_long {
+    // SAFETY: the raw setuid system call takes a plain integer.
+    unsafe { libc::syscall(libc::SYS_setuid, uid) }
+}
+
+#[cfg(target_os = "freebsd")]
+fn set_uid(uid: libc::uid_t) -> libc::c_long {
+    // SAFETY: setuid(2) takes a plain integer.
+    unsafe { libc::setuid(uid) }.into()
 }
 
 /// Reads `-1` as failure of `step`.
@@ -159,22 +232,20 @@ unsafe fn setup_and_exec(
             check(libc::setpgid(0, pgroup).into(), Step::ProcessGroup)?;
         }
         if let Some(groups) = &p.groups {
-            let r = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
-            check(r, Step::Groups)?;
+            check(set_groups(groups.len(), groups.as_ptr()), Step::Groups)?;
         }
         if let Some(gid) = p.gid {
-            check(libc::syscall(libc::SYS_setgid, gid), Step::Gid)?;
+            check(set_gid(gid), Step::Gid)?;
         }
         if let Some(uid) = p.uid {
             // Dropping privileges from root also drops supplementary groups unless the command
             // set them; without CAP_SETGID (EPERM) there is nothing to drop (std does the same).
             if p.groups.is_none() {
-                let r = libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>());
-                if r == -1 && errno() != libc::EPERM {
+                if set_groups(0, std::ptr::null()) == -1 && errno() != libc::EPERM {
                     return Err((Step::Groups, errno()));
                 }
             }
-            check(libc::syscall(libc::SYS_setuid, uid), Step::Uid)?;
+            check(set_uid(uid), Step::Uid)?;
         }
         if let Some(cwd) = &p.cwd {
             check(libc::chdir(cwd.as_ptr()).into(), Step::Chdir)?;
@@ -196,7 +267,7 @@ unsafe fn setup_and_exec(
         let mut denied = false;
         let mut last = libc::ENOENT;
         for candidate in &p.candidates {
-            libc::execve(candidate.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
+            libc::execve(candidate.as_ptr(), p.argv.as_ptr(), p.envp);
             match errno() {
                 libc::EACCES => denied = true,
                 libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}

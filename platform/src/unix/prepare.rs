@@ -72,7 +72,10 @@ pub(crate) struct Prepared {
     _argv: Vec<CString>,
     pub(crate) argv: Vec<*const libc::c_char>,
     _envp: Vec<CString>,
-    pub(crate) envp: Vec<*const libc::c_char>,
+    envp_owned: Vec<*const libc::c_char>,
+    /// The child's environment: `envp_owned`, or the parent's own `environ` when the command
+    /// changes nothing (no copy on the hot path).
+    pub(crate) envp: *const *const libc::c_char,
     /// Paths to try with `execve`, in order.
     pub(crate) candidates: Vec<CString>,
     pub(crate) cwd: Option<CString>,
@@ -138,7 +141,10 @@ impl Prepared {
         for arg in req.args {
             argv.push(cstring(arg.as_bytes())?);
         }
-        let envp = environment(req)?;
+        let envp = match req.env_clear || !req.env.is_empty() {
+            true => environment(req)?,
+            false => Vec::new(),
+        };
         let candidates = candidates(req)?;
         let cwd = req
             .cwd
@@ -175,10 +181,11 @@ impl Prepared {
         }
         let [stdin, stdout, stderr] = parent_ends;
 
-        Ok(Prepared {
+        let mut prepared = Prepared {
             argv: null_terminated(&argv),
             _argv: argv,
-            envp: null_terminated(&envp),
+            envp_owned: null_terminated(&envp),
+            envp: std::ptr::null(),
             _envp: envp,
             candidates,
             cwd,
@@ -194,8 +201,26 @@ impl Prepared {
             groups: req.groups.map(<[u32]>::to_vec),
             pgroup: req.pgroup,
             setsid: req.setsid,
-        })
+        };
+        prepared.envp = match req.env_clear || !req.env.is_empty() {
+            true => prepared.envp_owned.as_ptr(),
+            false => parent_environ(),
+        };
+        Ok(prepared)
     }
+}
+
+/// The parent's environment, as `execve` takes it. Read without `std`'s environment lock,
+/// which is not reachable from here: sound because `std::env::set_var` may not run while
+/// other threads read the environment (its safety contract since Rust 2024), and a spawn reads
+/// it, as `posix_spawn(..., environ)` does.
+fn parent_environ() -> *const *const libc::c_char {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: `environ` is libc's global, always initialised before main; reading the pointer
+    // is a plain load (see above for why nothing writes it concurrently).
+    unsafe { environ }
 }
 
 /// `KEY=value` strings for the child: the parent's environment (unless cleared) with the
