@@ -8,28 +8,7 @@ use std::time::Duration;
 
 use childfd::unix::CommandExt;
 use childfd::{Command, Stdio};
-use common::{block_on, children, eventually};
-
-/// Live processes in process group `pgid`.
-fn group(pgid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let fields: Vec<&str> = stat
-                .rsplit_once(')')
-                .unwrap()
-                .1
-                .split_whitespace()
-                .collect();
-            fields[0] != "Z" && fields[2].parse::<u32>().ok() == Some(pgid)
-        })
-        .collect()
-}
+use common::{block_on, children, eventually, group_members};
 
 fn job(script: &str) -> childfd::Child {
     let child = Command::new("sh")
@@ -39,9 +18,9 @@ fn job(script: &str) -> childfd::Child {
         .unwrap();
     let pgid = child.id();
     assert!(
-        eventually(Duration::from_secs(10), || group(pgid).len() >= 3),
+        eventually(Duration::from_secs(10), || group_members(pgid).len() >= 3),
         "{:?}",
-        group(pgid)
+        group_members(pgid)
     );
     child
 }
@@ -53,9 +32,9 @@ fn shutdown_ends_a_shell_and_its_children() {
     let exit = block_on(child.shutdown(Duration::from_secs(5))).unwrap();
     assert_eq!(exit.status().signal(), Some(15), "SIGTERM was enough");
     assert!(
-        eventually(Duration::from_secs(5), || group(pgid).is_empty()),
+        eventually(Duration::from_secs(5), || group_members(pgid).is_empty()),
         "survivors: {:?}",
-        group(pgid)
+        group_members(pgid)
     );
 }
 
@@ -67,9 +46,9 @@ fn shutdown_kills_what_ignores_sigterm() {
     let exit = block_on(child.shutdown(Duration::from_millis(300))).unwrap();
     assert_eq!(exit.status().signal(), Some(15));
     assert!(
-        eventually(Duration::from_secs(5), || group(pgid).is_empty()),
+        eventually(Duration::from_secs(5), || group_members(pgid).is_empty()),
         "survivors: {:?}",
-        group(pgid)
+        group_members(pgid)
     );
 
     // A leader that ignores SIGTERM itself is killed after the grace period.

@@ -8,29 +8,7 @@ use std::os::unix::process::{CommandExt as _, ExitStatusExt};
 use std::time::Duration;
 
 use childfd::Command;
-use common::{block_on, eventually};
-
-/// Pids of live processes whose process group is `pgid`.
-fn group_members(pgid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        // state ppid pgrp ...
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) && fields[0] != "Z" {
-            out.push(pid);
-        }
-    }
-    out
-}
+use common::{block_on, eventually, group_members};
 
 #[test]
 fn signal_reaches_the_child() {

@@ -4,28 +4,45 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// Every process: pid, state letter, parent pid, process group, from /proc/<pid>/stat.
+fn processes() -> Vec<(u32, char, u32, u32)> {
+    let parse = |pid: u32| -> Option<(u32, char, u32, u32)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        Some((
+            pid,
+            state,
+            fields.next()?.parse().ok()?,
+            fields.next()?.parse().ok()?,
+        ))
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter_map(parse)
+        .collect()
+}
+
 /// Pids of our children, running or zombie, with their state letter.
 pub(crate) fn children() -> Vec<(u32, char)> {
     let me = std::process::id();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(me) {
-            out.push((pid, state));
-        }
-    }
-    out
+    processes()
+        .into_iter()
+        .filter(|p| p.2 == me)
+        .map(|p| (p.0, p.1))
+        .collect()
+}
+
+/// Live (not zombie) members of process group `pgid`.
+pub(crate) fn group_members(pgid: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|p| p.3 == pgid && p.1 != 'Z')
+        .map(|p| p.0)
+        .collect()
 }
 
 pub(crate) fn open_fds() -> usize {
