@@ -2,21 +2,26 @@
 //! output piped: the plain-line mode, then the table.
 #![cfg(target_os = "linux")]
 
+use std::io::Read;
 use std::process::{Command, Output, Stdio};
 
-fn jobs(args: &[&str]) -> Output {
+/// `cargo run` of the example with `args`, which execs it: its pid becomes the example's.
+fn command(args: &[&str]) -> Command {
     let mut cargo = Command::new(env!("CARGO"));
     cargo.args(["run", "-q", "--example", "jobs"]);
     if !cfg!(debug_assertions) {
         cargo.arg("--release"); // Reuse what `cargo test --release` built.
     }
-    let out = cargo
+    cargo
         .arg("--")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("cargo runs");
+        .stdin(Stdio::null());
+    cargo
+}
+
+fn jobs(args: &[&str]) -> Output {
+    let out = command(args).output().expect("cargo runs");
     println!("{}", String::from_utf8_lossy(&out.stdout));
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     out
@@ -84,4 +89,72 @@ fn bad_arguments_exit_2() {
     let out = jobs(&["-j", "0", "true"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: jobs"));
+}
+
+#[test]
+fn a_stopped_job_loses_its_whole_group_and_a_finished_one_keeps_it() {
+    let out = jobs(&[
+        "-j",
+        "2",
+        "--timeout",
+        "1",
+        // The subshell outlives the shell's SIGTERM: shutdown kills it after the grace second.
+        "(trap '' TERM; sleep 60) & sleep 60",
+        "sleep 1 & echo bye",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(row(&stdout, "(trap").contains("timeout (SIGTERM)"));
+    assert!(row(&stdout, "sleep 1 &").contains("exit 0"));
+    assert!(
+        !stdout.contains("job 1 left"),
+        "a survivor of the stopped job"
+    );
+    assert!(
+        stdout.contains("job 2 left 1 process(es) running in its group"),
+        "the stray of the finished job"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_running_jobs_and_skips_the_rest() {
+    let ready = std::env::temp_dir().join(format!("childfd-jobs-ready-{}", std::process::id()));
+    let stubborn = format!("trap '' TERM; : > '{}'; sleep 60", ready.display());
+    let mut jobs = command(&[
+        "-j",
+        "2",
+        "--timeout",
+        "0",
+        "sleep 60 & sleep 60",
+        &stubborn,
+        "echo never",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("cargo runs");
+    // Once the second job ignores SIGTERM, `jobs` (cargo exec'd it) handles SIGINT too.
+    while !ready.exists() {
+        if let Some(status) = jobs.try_wait().expect("waits") {
+            panic!("jobs ended before its second job ran: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_file(&ready);
+    let pid = rustix::process::Pid::from_child(&jobs);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let mut seen = String::new();
+    let mut stdout = jobs.stdout.take().expect("piped");
+    stdout.read_to_string(&mut seen).expect("reads");
+    let status = jobs.wait().expect("waits");
+    println!("{seen}");
+
+    assert_eq!(status.code(), Some(130));
+    assert!(row(&seen, "sleep 60 &").contains("interrupted (SIGTERM)"));
+    assert!(row(&seen, "trap").contains("interrupted (SIGKILL)"));
+    assert!(row(&seen, "echo never").contains("not started"));
+    assert!(
+        !seen.contains("running in its group"),
+        "processes left behind"
+    );
+    assert!(seen.contains("interrupted: running jobs were stopped"));
 }

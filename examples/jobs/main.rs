@@ -8,17 +8,22 @@
 //! ```
 //!
 //! What it shows of `childfd`:
-//! - each job is a process-group leader (`process_group(0)` on a `std` command, taken over with
-//!   `From<std::process::Command>`), so a timeout stops the job's whole group with
-//!   `Child::signal_group`: `SIGTERM`, a grace second, then `SIGKILL`, all through the pidfd;
-//! - `Child::exited()` gives the status with the CPU time, peak memory and wall time of the
-//!   job, straight from the reap;
-//! - the exit is raced against a timer and Ctrl-C with `futures_lite::future::or`, on one thread.
+//! - each job is a process-group leader (`childfd::unix::CommandExt::process_group(0)`),
+//!   spawned by the crate's own engine, and a member of one `ChildSet`, whose `next()` yields
+//!   whichever job exits first;
+//! - a timeout or Ctrl-C stops a job with `Child::shutdown`: `SIGTERM` to its whole group, a
+//!   grace second, then `SIGKILL` to what is left, members that outlive the shell included;
+//! - each exit (an `Exit`) carries the status with the CPU time, peak memory and wall time of
+//!   the job, straight from the reap;
+//! - one scheduler loop races the set against the earliest deadline and Ctrl-C with
+//!   `futures_lite::future::or`, on one thread.
 
 #![cfg_attr(not(unix), allow(dead_code))]
 
 #[cfg(unix)]
 mod demo;
+#[cfg(unix)]
+mod job;
 #[cfg(unix)]
 mod progress;
 #[cfg(unix)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::report::{job_label, secs};
-use crate::run::{signal_name, Outcome, Stop};
+use crate::run::{Outcome, Stop};
 
 pub(crate) enum Progress {
     /// One spinner per running job above an overall bar, on stderr; finished jobs scroll
@@ -61,21 +61,27 @@ impl Progress {
         }
     }
 
-    /// `jobs` is sending `sig` to the job's group.
-    pub(crate) fn stopping(&self, i: usize, cmd: &str, why: Stop, sig: i32) {
-        let why = match (why, sig) {
-            (Stop::Timeout, crate::run::SIGTERM) => "timed out",
-            (Stop::Interrupt, crate::run::SIGTERM) => "interrupted",
-            _ => "still running",
+    /// `jobs` is stopping the job: `SIGTERM` to its group now, `SIGKILL` to what is left of
+    /// it after `grace`. Whether that `SIGKILL` was needed shows in the job's status.
+    pub(crate) fn stopping(&self, i: usize, cmd: &str, why: Stop, grace: Duration) {
+        let why = match why {
+            Stop::Timeout => "timed out",
+            Stop::Interrupt => "interrupted",
         };
-        let sig = signal_name(sig);
+        let grace = secs(grace);
         match self {
             Progress::Live { running, .. } => {
                 if let Some(bar) = running.borrow().get(&i) {
-                    bar.set_message(format!("{why}: {sig} to its group · {cmd}"));
+                    bar.set_message(format!(
+                        "{why}: SIGTERM, SIGKILL to what is left after {grace} · {cmd}"
+                    ));
                 }
             }
-            Progress::Plain => println!("[{}] {why}: sending {sig} to its process group", i + 1),
+            Progress::Plain => println!(
+                "[{}] {why}: sending SIGTERM to its process group, then SIGKILL to what is left \
+                 after {grace}",
+                i + 1
+            ),
         }
     }
 

@@ -1,16 +1,15 @@
-//! Running the jobs: spawning, racing each exit against its timeout and Ctrl-C, stopping a
-//! job's process group, collecting what it printed.
+//! Running the jobs: one scheduler loop over a `ChildSet`, racing the next exit against the
+//! earliest deadline and Ctrl-C, and stopping a job with `Child::shutdown`.
 
-use std::cell::{Cell, RefCell};
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io;
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use async_signal::{Signal, Signals};
-use childfd::{Command, Exit, Stdio};
-use smol::{channel, future, stream::StreamExt, LocalExecutor, Timer};
+use childfd::{ChildSet, Exit};
+use smol::{channel, future, stream::StreamExt, LocalExecutor, Task, Timer};
 
+use crate::job::{self, Log};
 use crate::progress::Progress;
 
 pub(crate) const SIGKILL: i32 = 9;
@@ -40,8 +39,9 @@ pub(crate) struct Outcome {
     pub(crate) exit: io::Result<Exit>,
     /// Set if `jobs` stopped it.
     pub(crate) stopped: Option<Stop>,
-    /// Processes of the job's group still alive after its shell ended: `jobs` cannot signal
-    /// the group any more once its leader is reaped, since the id could then be reused.
+    /// Processes of the job's group still alive after its shell ended by itself (`jobs`
+    /// leaves them alone), or after the `shutdown` of a stopped job, which kills what is left
+    /// of the group (this checks that it did).
     pub(crate) strays: Vec<u32>,
     /// The last lines the job printed (stdout and stderr, interleaved).
     pub(crate) output: Vec<String>,
@@ -118,8 +118,6 @@ pub(crate) struct Run {
 
 /// Runs `commands` in order, at most `limits.jobs` at once, until all have run or Ctrl-C.
 pub(crate) async fn run_all(commands: &[String], limits: &Limits, progress: &Progress) -> Run {
-    let outcomes = RefCell::new(commands.iter().map(|_| None).collect::<Vec<_>>());
-    let next = Cell::new(0);
     // Closed on the first Ctrl-C (or SIGTERM): every running job stops, none starts.
     let (interrupt, interrupted) = channel::bounded::<()>(1);
     let ex = LocalExecutor::new();
@@ -136,215 +134,265 @@ pub(crate) async fn run_all(commands: &[String], limits: &Limits, progress: &Pro
         std::process::exit(130);
     });
 
-    // `limits.jobs` workers, each taking the next command until none is left.
-    let workers: Vec<_> = (0..limits.jobs.min(commands.len()))
-        .map(|_| {
-            ex.spawn(async {
-                while !interrupted.is_closed() {
-                    let i = next.get();
-                    let Some(cmd) = commands.get(i) else { break };
-                    next.set(i + 1);
-                    let outcome = run_job(i, cmd, limits, &interrupted, progress).await;
-                    outcomes.borrow_mut()[i] = Some(outcome);
-                }
-            })
-        })
-        .collect();
-    ex.run(async {
-        for worker in workers {
-            worker.await;
-        }
-    })
-    .await;
-
+    let (done, finished) = channel::unbounded();
+    let mut jobs = Scheduler {
+        commands,
+        limits,
+        progress,
+        ex: &ex,
+        set: ChildSet::new(),
+        running: Vec::new(),
+        finishing: 0,
+        done,
+        finished,
+        shutdowns: Vec::new(),
+        outcomes: commands.iter().map(|_| None).collect(),
+    };
+    ex.run(jobs.run(&interrupted)).await;
     Run {
-        outcomes: outcomes.take(),
+        outcomes: jobs.outcomes,
         interrupted: interrupted.is_closed(),
     }
 }
 
-/// What ended the first wait on a job.
-enum Wake {
-    Exited(io::Result<Exit>),
-    Timeout,
+/// A job that has been started and whose exit has not been reported yet.
+struct Running {
+    pid: u32,
+    i: usize,
+    log: Log,
+    /// When to stop it; `None`: no timeout, or already stopping.
+    deadline: Option<Instant>,
+    /// Set once `jobs` stops it.
+    stopped: Option<Stop>,
+}
+
+/// What wakes the scheduler.
+enum Event {
+    /// A member of the set exited (or its status was lost).
+    Exited(io::Result<(u32, Exit)>),
+    /// The outcome of a job that ended by itself is complete.
+    Finished(usize, Outcome),
+    /// A running job's deadline has passed.
+    Deadline,
     Interrupt,
 }
 
-async fn run_job(
-    i: usize,
-    cmd: &str,
-    limits: &Limits,
-    interrupted: &channel::Receiver<()>,
-    progress: &Progress,
-) -> Outcome {
-    let failed = |e: io::Error| Outcome {
-        exit: Err(e),
-        stopped: None,
-        strays: Vec::new(),
-        output: Vec::new(),
-    };
-    let log = match Log::new(i) {
-        Ok(log) => log,
-        Err(e) => return failed(io::Error::new(e.kind(), format!("output file: {e}"))),
-    };
-    let (stdout, stderr) = match (log.stdio(), log.stdio()) {
-        (Ok(o), Ok(e)) => (o, e),
-        (Err(e), _) | (_, Err(e)) => return failed(e),
-    };
-    // A group leader, so that the job and everything it starts can be signalled at once.
-    let mut std_cmd = std::process::Command::new("sh");
-    std_cmd.args(["-c", "--", cmd]).process_group(0); // `--`: CMD may start with `-`.
-    let mut child = match Command::from(std_cmd)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => return failed(e),
-    };
-    let pgid = child.id(); // The leader's pid is its group's id.
-    progress.started(i, cmd);
+struct Scheduler<'a> {
+    commands: &'a [String],
+    limits: &'a Limits,
+    progress: &'a Progress,
+    ex: &'a LocalExecutor<'static>,
+    /// The running jobs' shells: the set yields whichever exits first.
+    set: ChildSet,
+    /// In the order they started.
+    running: Vec<Running>,
+    /// Jobs that ended by themselves, whose outcome is being completed (see `finish`): they
+    /// keep their slot until then, so that what they left is counted before the next job.
+    finishing: usize,
+    /// Where the tasks of `finish` send the outcomes they complete.
+    done: channel::Sender<(usize, Outcome)>,
+    finished: channel::Receiver<(usize, Outcome)>,
+    /// Stopped jobs (index, group id) and their `shutdown`, which may outlive the job's shell
+    /// by up to the grace period, to kill the rest of its group.
+    shutdowns: Vec<(usize, u32, Task<io::Result<Exit>>)>,
+    outcomes: Vec<Option<Outcome>>,
+}
 
-    // `exited()` does not borrow the child and may be called again: each wait is a new one.
-    let exited = child.exited();
-    let timeout = async {
-        sleep(limits.timeout).await;
-        Wake::Timeout
-    };
-    let interrupt = async {
-        let _ = interrupted.recv().await; // Returns when the channel is closed.
-        Wake::Interrupt
-    };
-    let wake = future::or(
-        async { Wake::Exited(exited.await) },
-        future::or(timeout, interrupt),
-    )
-    .await;
+impl Scheduler<'_> {
+    async fn run(&mut self, interrupted: &channel::Receiver<()>) {
+        let mut next = 0;
+        let mut interrupt_seen = false;
+        loop {
+            let free = |s: &Self| s.running.len() + s.finishing < s.limits.jobs;
+            while !interrupted.is_closed() && free(self) {
+                let Some(cmd) = self.commands.get(next) else {
+                    break;
+                };
+                self.start(next, cmd);
+                next += 1;
+            }
+            if self.running.is_empty() && self.finishing == 0 {
+                break;
+            }
 
-    let (exit, stopped) = match wake {
-        Wake::Exited(exit) => (exit, None),
-        Wake::Timeout | Wake::Interrupt => {
-            let why = match wake {
-                Wake::Timeout => Stop::Timeout,
-                _ => Stop::Interrupt,
-            };
-            progress.stopping(i, cmd, why, SIGTERM);
-            let _ = child.signal_group(SIGTERM);
-            let exited = child.exited();
-            let exit = match future::or(async { Some(exited.await) }, async {
-                Timer::after(limits.grace).await;
-                None
-            })
-            .await
-            {
-                Some(exit) => exit,
-                None => {
-                    progress.stopping(i, cmd, why, SIGKILL);
-                    let _ = child.signal_group(SIGKILL);
-                    child.exited().await
+            let earliest = self.running.iter().filter_map(|j| j.deadline).min();
+            let (set, finished) = (&mut self.set, &self.finished);
+            let exited = async {
+                match set.next().await {
+                    Some(exit) => Event::Exited(exit),
+                    None => future::pending().await, // No job running, only finishing.
                 }
             };
-            (exit, Some(why))
+            let finished = async {
+                match finished.recv().await {
+                    Ok((i, outcome)) => Event::Finished(i, outcome),
+                    Err(_) => future::pending().await, // Not closed: `self.done` lives.
+                }
+            };
+            let deadline = async {
+                match earliest {
+                    Some(at) => Timer::at(at).await,
+                    None => future::pending().await,
+                };
+                Event::Deadline
+            };
+            let interrupt = async {
+                if interrupt_seen {
+                    future::pending::<()>().await;
+                }
+                let _ = interrupted.recv().await; // Returns when the channel is closed.
+                Event::Interrupt
+            };
+            let event = future::or(
+                exited,
+                future::or(finished, future::or(deadline, interrupt)),
+            );
+
+            match event.await {
+                Event::Exited(exit) => self.exited(exit),
+                Event::Finished(i, outcome) => {
+                    self.finishing -= 1;
+                    self.record(i, outcome);
+                }
+                Event::Deadline => {
+                    let now = Instant::now();
+                    for k in 0..self.running.len() {
+                        if self.running[k].deadline.is_some_and(|at| at <= now) {
+                            self.stop(k, Stop::Timeout);
+                        }
+                    }
+                }
+                Event::Interrupt => {
+                    interrupt_seen = true;
+                    for k in 0..self.running.len() {
+                        if self.running[k].stopped.is_none() {
+                            self.stop(k, Stop::Interrupt);
+                        }
+                    }
+                }
+            }
         }
-    };
 
-    // Give what was just signalled a moment to die before counting what is left.
-    let patience = match stopped {
-        Some(_) => limits.grace,
-        None => Duration::from_millis(100),
-    };
-    let outcome = Outcome {
-        exit,
-        stopped,
-        strays: strays(pgid, patience).await,
-        output: log.tail(10),
-    };
-    progress.finished(i, cmd, &outcome);
-    outcome
-}
-
-async fn sleep(d: Duration) {
-    if d.is_zero() {
-        future::pending::<()>().await;
-    }
-    Timer::after(d).await;
-}
-
-/// The live (not zombie) processes of group `pgid`, waiting up to `patience` for them to go.
-/// Read from `/proc`: empty where there is none.
-async fn strays(pgid: u32, patience: Duration) -> Vec<u32> {
-    let deadline = Instant::now() + patience;
-    loop {
-        let members = group_members(pgid);
-        if members.is_empty() || Instant::now() >= deadline {
-            return members;
+        // Not before every shutdown is over: it may still have to kill what outlived a shell.
+        for (i, pgid, shutdown) in std::mem::take(&mut self.shutdowns) {
+            // Its exit came through the set; a failed signal shows in the job's status.
+            let _ = shutdown.await;
+            if let Some(outcome) = &mut self.outcomes[i] {
+                outcome.strays = job::strays(pgid, self.limits.grace).await;
+            }
         }
-        Timer::after(Duration::from_millis(20)).await;
-    }
-}
-
-fn group_members(pgid: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let member = |pid: u32| -> Option<u32> {
-        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let mut fields = stat.get(stat.rfind(')')? + 2..)?.split(' ');
-        let state = fields.next()?;
-        let pgrp: u32 = fields.nth(1)?.parse().ok()?;
-        (pgrp == pgid && state != "Z" && state != "X").then_some(pid)
-    };
-    let mut pids: Vec<u32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter_map(member)
-        .collect();
-    pids.sort_unstable();
-    pids
-}
-
-/// Where a job's stdout and stderr go: a file, not a pipe, so that a background process
-/// that keeps the output open cannot make `jobs` wait for it. Unlinked at once.
-struct Log(File);
-
-impl Log {
-    fn new(i: usize) -> io::Result<Log> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("childfd-jobs-{}-{i}-{nanos}.log", std::process::id());
-        let path = std::env::temp_dir().join(name);
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        let _ = std::fs::remove_file(&path);
-        Ok(Log(file))
     }
 
-    /// A descriptor for the child; it shares this file's offset, so stdout and stderr
-    /// interleave as they would on a terminal.
-    fn stdio(&self) -> io::Result<Stdio> {
-        Ok(self.0.try_clone()?.into())
+    /// Spawns job `i` into the set, or records why it could not be.
+    fn start(&mut self, i: usize, cmd: &str) {
+        let spawned = Log::new(i)
+            .map_err(|e| io::Error::new(e.kind(), format!("output file: {e}")))
+            .and_then(|log| Ok((job::spawn(cmd, &log)?, log)));
+        let (child, log) = match spawned {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                let outcome = Outcome {
+                    exit: Err(e),
+                    stopped: None,
+                    strays: Vec::new(),
+                    output: Vec::new(),
+                };
+                return self.record(i, outcome);
+            }
+        };
+        let pid = self.set.insert(child);
+        self.progress.started(i, cmd);
+        self.running.push(Running {
+            pid,
+            i,
+            log,
+            // `None` for no timeout, or one too far to be told from none.
+            deadline: Some(self.limits.timeout)
+                .filter(|t| !t.is_zero())
+                .and_then(|t| Instant::now().checked_add(t)),
+            stopped: None,
+        });
     }
 
-    /// The last `lines` lines written (from the last 16 KiB at most).
-    fn tail(mut self, lines: usize) -> Vec<String> {
-        let mut buf = Vec::new();
-        let read = (|| {
-            let len = self.0.seek(SeekFrom::End(0))?;
-            self.0.seek(SeekFrom::Start(len.saturating_sub(16 << 10)))?;
-            self.0.read_to_end(&mut buf)
-        })();
-        if read.is_err() {
-            return vec!["(output lost)".to_string()];
+    /// Starts stopping `self.running[k]`: its `shutdown` runs on its own, and its exit still
+    /// comes through the set.
+    fn stop(&mut self, k: usize, why: Stop) {
+        let job = &mut self.running[k];
+        // A running job is a member until the loop takes its exit from the set.
+        let child = self
+            .set
+            .get_mut(job.pid)
+            .expect("a running job is in the set");
+        let grace = self.limits.grace;
+        self.progress
+            .stopping(job.i, &self.commands[job.i], why, grace);
+        let shutdown = self.ex.spawn(child.shutdown(grace));
+        self.shutdowns.push((job.i, job.pid, shutdown));
+        job.deadline = None;
+        job.stopped = Some(why);
+    }
+
+    fn exited(&mut self, exit: io::Result<(u32, Exit)>) {
+        match exit {
+            Ok((pid, exit)) => {
+                if let Some(k) = self.running.iter().position(|j| j.pid == pid) {
+                    self.finish(k, Ok(exit));
+                }
+            }
+            Err(e) => {
+                // The error does not say whose status was lost: the jobs no longer in the set.
+                let set = &mut self.set;
+                let lost: Vec<u32> = self
+                    .running
+                    .iter()
+                    .filter(|j| set.get_mut(j.pid).is_none())
+                    .map(|j| j.pid)
+                    .collect();
+                for pid in lost {
+                    let k = self.running.iter().position(|j| j.pid == pid);
+                    let e = io::Error::new(e.kind(), e.to_string());
+                    self.finish(k.expect("a running job"), Err(e));
+                }
+            }
         }
-        let text = String::from_utf8_lossy(&buf);
-        let all: Vec<&str> = text.lines().collect();
-        let skip = all.len().saturating_sub(lines);
-        all[skip..].iter().map(|l| l.to_string()).collect()
+    }
+
+    /// Records the outcome of `self.running[k]`, which has exited: for a job that ended by
+    /// itself, after counting what it left in its group, in a task of its own.
+    fn finish(&mut self, k: usize, exit: io::Result<Exit>) {
+        let Running {
+            pid,
+            i,
+            log,
+            stopped,
+            ..
+        } = self.running.remove(k);
+        if stopped.is_some() {
+            let outcome = Outcome {
+                exit,
+                stopped,
+                strays: Vec::new(), // Counted once its shutdown is over (see `run`).
+                output: log.tail(10),
+            };
+            return self.record(i, outcome);
+        }
+        let done = self.done.clone();
+        self.finishing += 1;
+        let finish = async move {
+            let outcome = Outcome {
+                exit,
+                stopped,
+                // The leader's pid is its group's id.
+                strays: job::strays(pid, Duration::from_millis(100)).await,
+                output: log.tail(10),
+            };
+            let _ = done.send((i, outcome)).await;
+        };
+        self.ex.spawn(finish).detach();
+    }
+
+    fn record(&mut self, i: usize, outcome: Outcome) {
+        self.progress.finished(i, &self.commands[i], &outcome);
+        self.outcomes[i] = Some(outcome);
     }
 }
