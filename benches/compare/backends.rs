@@ -116,15 +116,12 @@ fn success(status: std::process::ExitStatus) -> io::Result<()> {
     if status.success() {
         Ok(())
     } else {
-        Err(io::Error::new(
-            io::ErrorKind::Other,
-            format!("child: {status}"),
-        ))
+        Err(io::Error::other(format!("child: {status}")))
     }
 }
 
 fn missing_pipe() -> io::Error {
-    io::Error::new(io::ErrorKind::Other, "no stdout pipe")
+    io::Error::other("no stdout pipe")
 }
 
 /// Implements the command half of [`AsyncBackend`] for a crate whose `Command` has the
@@ -261,10 +258,7 @@ impl AsyncBackend for Tokio {
 
     fn spawn_task(&self, fut: SendFut<io::Result<u64>>) -> BoxFut<'_, io::Result<u64>> {
         let task = self.0.spawn(fut);
-        Box::pin(async move {
-            task.await
-                .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?
-        })
+        Box::pin(async move { task.await.map_err(io::Error::other)? })
     }
 
     fn local<'a, T: 'a>(&'a self, fut: BoxFut<'a, T>) -> BoxFut<'a, T> {
@@ -372,10 +366,7 @@ impl SyncBackend for Raw {
         if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
             Ok(())
         } else {
-            Err(io::Error::new(
-                io::ErrorKind::Other,
-                format!("child: wait status {status}"),
-            ))
+            Err(io::Error::other(format!("child: wait status {status}")))
         }
     }
 

@@ -52,7 +52,7 @@ pub(crate) fn draw(path: &Path, sections: &[Section], runs: &[Runs]) -> io::Resu
         }
         bars.push(group);
     }
-    plot(path, &backends, &bars).map_err(|e| io::Error::new(io::ErrorKind::Other, e.to_string()))
+    plot(path, &backends, &bars).map_err(|e| io::Error::other(e.to_string()))
 }
 
 fn plot(

@@ -13,9 +13,13 @@
 //! per repetition, then its median is shown. Tables go to stdout, Markdown to
 //! `target/bench/compare.md`, a chart to `target/bench/compare.svg`.
 //!
-//! `childfd` can be measured with a forced mechanism as extra backends: set
-//! `CHILDFD_BENCH_FORCE=mech1,mech2` to add `childfd:mech1`... whose workers run with
-//! `CHILDFD_BACKEND=mech1` (effective once the crate honours that variable).
+//! Backends: `childfd`, `async-process`, `tokio-ct`, `tokio-mt`, `std`, `limit` (the floor:
+//! raw `posix_spawn` + `waitpid`), and `fork` (raw `fork` + `execve`, workloads 1 and 5).
+//! Workloads: `seq`, `fanout`, `latency`, `crowd`, `heap`.
+//!
+//! `childfd` can also be measured with each of its mechanisms forced, as extra backends:
+//! `CHILDFD_BENCH_FORCE=thread,pidfd` adds `childfd:thread` and `childfd:pidfd`, whose workers
+//! run with `CHILDFD_BACKEND=thread` (or `pidfd`).
 
 #[cfg(target_os = "linux")]
 mod backends;
@@ -114,7 +118,7 @@ fn orchestrate(args: &[String]) {
     }
     let summary = report::targets(&sections, &all_runs);
     println!("{summary}");
-    markdown.push_str(&summary.replace('\n', "  \n"));
+    markdown.push_str(&summary);
     let elapsed = format!("\nTotal time: {:.0} s\n", started.elapsed().as_secs_f64());
     println!("{elapsed}");
     markdown.push_str(&elapsed);
