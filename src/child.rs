@@ -44,9 +44,9 @@ impl Child {
     pub(crate) fn spawn(
         spec: &mut Spec,
         defaults: Defaults,
-        kill_on_drop: bool,
         reap_on_drop: bool,
     ) -> io::Result<Child> {
+        let kill_on_drop = spec.kill_on_drop;
         let reactor = Reactor::get()?;
         let (state, pipes) = reactor.spawn(spec, defaults)?;
         let mut child = Child {
@@ -106,7 +106,8 @@ impl Child {
 
     /// Sends the Unix signal `sig` to the child's whole process group: the way to stop a
     /// shell and everything it started, for a child spawned as a group leader
-    /// (`process_group(0)` or `setsid`; reach them through `From<std::process::Command>`).
+    /// ([`process_group(0)`](crate::unix::CommandExt::process_group) or
+    /// [`setsid`](crate::unix::CommandExt::setsid)).
     ///
     /// For a child that shares the caller's group this signals the caller too, as `killpg(2)`
     /// does.

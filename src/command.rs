@@ -35,7 +35,6 @@ use crate::{Child, Stdio};
 pub struct Command {
     pub(crate) spec: Spec,
     reap_on_drop: bool,
-    kill_on_drop: bool,
 }
 
 impl Command {
@@ -49,7 +48,6 @@ impl Command {
         Command {
             spec,
             reap_on_drop: true,
-            kill_on_drop: false,
         }
     }
 
@@ -167,7 +165,7 @@ impl Command {
 
     /// Whether dropping the [`Child`] kills it (default `false`).
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
-        self.kill_on_drop = kill_on_drop;
+        self.spec.kill_on_drop = kill_on_drop;
         self
     }
 
@@ -180,12 +178,7 @@ impl Command {
     /// - The fd limit (`EMFILE`): no child is left running.
     /// - `Unsupported`: this OS has no backend yet (only Linux has one today).
     pub fn spawn(&mut self) -> io::Result<Child> {
-        Child::spawn(
-            &mut self.spec,
-            Defaults::Inherit,
-            self.kill_on_drop,
-            self.reap_on_drop,
-        )
+        Child::spawn(&mut self.spec, Defaults::Inherit, self.reap_on_drop)
     }
 
     /// Runs the child and waits for it. Standard streams not configured are inherited.
@@ -203,12 +196,7 @@ impl Command {
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::output`].
     pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
-        let child = Child::spawn(
-            &mut self.spec,
-            Defaults::Output,
-            self.kill_on_drop,
-            self.reap_on_drop,
-        );
+        let child = Child::spawn(&mut self.spec, Defaults::Output, self.reap_on_drop);
         async { child?.output().await }
     }
 }
@@ -224,7 +212,6 @@ impl From<std::process::Command> for Command {
         Command {
             spec: Spec::new(std, true),
             reap_on_drop: true,
-            kill_on_drop: false,
         }
     }
 }
@@ -237,7 +224,7 @@ impl fmt::Debug for Command {
                 .field("inner", &self.spec.std)
                 .field("std_route", &self.spec.needs_std())
                 .field("reap_on_drop", &self.reap_on_drop)
-                .field("kill_on_drop", &self.kill_on_drop)
+                .field("kill_on_drop", &self.spec.kill_on_drop)
                 .finish()
         } else {
             fmt::Debug::fmt(&self.spec.std, f)

@@ -41,7 +41,10 @@ impl Drivers {
     /// # Errors
     /// The thread could not be spawned (`EAGAIN`, `ENOMEM`).
     pub(crate) fn ensure_driven(&self, reactor: &'static Reactor) -> io::Result<()> {
-        if self.count.load(Ordering::SeqCst) > 0 || self.thread_started.load(Ordering::Acquire) {
+        // A driver can only poll where the poller has a descriptor an executor can watch
+        // (Unix: see `Reactor::help`). An IOCP cannot be, so on Windows the thread drives.
+        let drivers_poll = cfg!(unix) && self.count.load(Ordering::SeqCst) > 0;
+        if drivers_poll || self.thread_started.load(Ordering::Acquire) {
             return Ok(());
         }
         let _guard = lock(&self.start_lock);
@@ -92,6 +95,10 @@ fn run_thread(reactor: &'static Reactor) {
 /// nothing to do. The future never completes: spawn it as a background task, as with
 /// `async-process`. Keep it polled: an executor that is neither run nor dropped stalls the
 /// exits its driver was counted on for.
+///
+/// # Platform-specific behavior
+/// On Windows the reactor's IOCP cannot be watched from an executor, so the thread is always
+/// started with the first child and `driver()` does nothing (it stays pending forever).
 ///
 /// # Examples
 ///

@@ -31,6 +31,10 @@ impl Child {
     /// then `SIGKILL`, through the group id, which the kernel does not reuse while a member
     /// lives.
     ///
+    /// `SIGTERM` goes out when `shutdown` is called; the returned future must then be run to
+    /// completion for the rest (the `SIGKILL`s) to happen: dropping it early leaves whatever
+    /// ignored `SIGTERM` running.
+    ///
     /// # Errors
     /// As [`signal()`](Child::signal) and [`exited()`](Child::exited).
     ///
@@ -53,10 +57,14 @@ impl Child {
     ) -> impl Future<Output = io::Result<Exit>> + Send + 'static {
         self.stdin.take();
         let (reactor, state) = (self.reactor, self.state.clone());
+        // Signalled now, not at the first poll: by then the child may have been reaped, and
+        // its group could no longer be named.
+        let deadline = Instant::now() + grace;
+        let started = reactor
+            .leads_group(&state)
+            .and_then(|group| reactor.signal(&state, SIGTERM, group).map(|()| group));
         async move {
-            let deadline = Instant::now() + grace;
-            let group = reactor.leads_group(&state)?;
-            reactor.signal(&state, SIGTERM, group)?;
+            let group = started?;
             let exit = match timeout_at(deadline, state.wait(reactor)).await {
                 Some(exit) => exit?,
                 None => {
@@ -66,11 +74,14 @@ impl Child {
             };
             if group {
                 let pgid = state.pid;
-                while platform::unix::group_exists(pgid) && Instant::now() < deadline {
+                while platform::unix::group_has_running_members(pgid) && Instant::now() < deadline {
                     Timer::after(GROUP_POLL).await;
                 }
-                // ESRCH: the group is already empty.
-                let _ = platform::unix::signal_group_id(pgid, SIGKILL);
+                // Only while a member (even a zombie) pins the id: an empty group's id may
+                // already name another group.
+                if platform::unix::group_exists(pgid) {
+                    let _ = platform::unix::signal_group_id(pgid, SIGKILL);
+                }
             }
             Ok(exit)
         }
@@ -78,7 +89,7 @@ impl Child {
 
     /// [`exited()`](Child::exited), bounded: `Ok(None)` if the child is still running after
     /// `limit`. The child is left as it was: wait again, kill it, or
-    /// [`shutdown`](Child::shutdown) it.
+    /// `shutdown` it (Unix).
     ///
     /// # Errors
     /// As [`exited()`](Child::exited).

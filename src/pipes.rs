@@ -2,8 +2,11 @@
 //!
 //! On Unix each pipe is an [`async_io::Async`] around std's pipe type: readiness comes from
 //! async-io's reactor, exactly as in `async-process`.
-// Elsewhere the types are uninhabited for now, so the arguments of their methods go unused.
-#![cfg_attr(not(unix), allow(unused_variables))]
+//!
+//! On Windows polling's IOCP backend reports readiness only for sockets and waitable objects,
+//! not for pipes, so each pipe is a [`blocking::Unblock`]: reads and writes run on
+//! `blocking`'s thread pool, again as in `async-process`. Unlike `async-process`, a dropped
+//! `ChildStdin` still delivers what was written to it (see `Unblocked`).
 
 use std::io;
 use std::pin::Pin;
@@ -16,12 +19,14 @@ use async_io::Async;
 #[cfg(unix)]
 use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-/// What a pipe wraps: an async-io source on Unix. Other targets have no backend yet, so no
-/// value of these types can exist there.
+#[cfg(windows)]
+use std::os::windows::io::{AsRawHandle, RawHandle};
+
+/// What a pipe wraps: an async-io source on Unix, a thread-pool adapter on Windows.
 #[cfg(unix)]
 type Inner<T> = Async<T>;
-#[cfg(not(unix))]
-type Inner<T> = (std::convert::Infallible, std::marker::PhantomData<T>);
+#[cfg(windows)]
+type Inner<T> = windows::Unblocked<T>;
 
 macro_rules! pipe {
     ($(#[$doc:meta])* $name:ident, $std:ty) => {
@@ -33,15 +38,19 @@ macro_rules! pipe {
             pub(crate) fn new(pipe: $std) -> io::Result<$name> {
                 #[cfg(unix)]
                 return Ok($name(Async::new(pipe)?));
-                #[cfg(not(unix))]
-                return Err(io::Error::new(io::ErrorKind::Unsupported, format!("{pipe:?}")));
+                #[cfg(windows)]
+                return Ok($name(windows::Unblocked::new(pipe)));
             }
 
             /// Converts back into a [`Stdio`](crate::Stdio) (a blocking descriptor again), to hand the pipe to
             /// another child.
             ///
+            /// On Windows this first waits for a read or write still running on the thread
+            /// pool.
+            ///
             /// # Errors
-            /// Removing the descriptor from async-io's reactor or clearing `O_NONBLOCK` failed.
+            /// Removing the descriptor from async-io's reactor or clearing `O_NONBLOCK` failed
+            /// (Unix; never on Windows).
             pub async fn into_stdio(self) -> io::Result<crate::Stdio> {
                 #[cfg(unix)]
                 {
@@ -49,8 +58,15 @@ macro_rules! pipe {
                     platform::set_blocking(pipe.as_fd())?;
                     Ok(crate::Stdio::from(std::os::unix::io::OwnedFd::from(pipe)))
                 }
-                #[cfg(not(unix))]
-                match self.0 .0 {}
+                #[cfg(windows)]
+                Ok(crate::Stdio::from(self.0.into_inner().await?))
+            }
+        }
+
+        #[cfg(windows)]
+        impl AsRawHandle for $name {
+            fn as_raw_handle(&self) -> RawHandle {
+                self.0.raw_handle()
             }
         }
 
@@ -104,24 +120,15 @@ impl AsyncWrite for ChildStdin {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        #[cfg(unix)]
-        return Pin::new(&mut self.get_mut().0).poll_write(cx, buf);
-        #[cfg(not(unix))]
-        match self.0 .0 {}
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        #[cfg(unix)]
-        return Pin::new(&mut self.get_mut().0).poll_flush(cx);
-        #[cfg(not(unix))]
-        match self.0 .0 {}
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        #[cfg(unix)]
-        return Pin::new(&mut self.get_mut().0).poll_close(cx);
-        #[cfg(not(unix))]
-        match self.0 .0 {}
+        Pin::new(&mut self.get_mut().0).poll_close(cx)
     }
 }
 
@@ -133,10 +140,7 @@ macro_rules! async_read {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                #[cfg(unix)]
-                return Pin::new(&mut self.get_mut().0).poll_read(cx, buf);
-                #[cfg(not(unix))]
-                match self.0 .0 {}
+                Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
             }
         }
     };
@@ -144,3 +148,111 @@ macro_rules! async_read {
 
 async_read!(ChildStdout);
 async_read!(ChildStderr);
+
+#[cfg(windows)]
+mod windows {
+    use std::io::{self, Read, Write};
+    use std::os::windows::io::{AsRawHandle, RawHandle};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use blocking::Unblock;
+    use futures_io::{AsyncRead, AsyncWrite};
+
+    /// A pipe behind `blocking`'s thread-pool adapter, with two changes to `Unblock`:
+    ///
+    /// - Dropping it first lets the pool finish the writes it accepted. `Unblock` buffers
+    ///   writes and hands them to a pool task; dropping it cancels that task if no pool thread
+    ///   has picked it up yet, so `write_all(..).await` followed by a drop (which is what
+    ///   `Child::status()` does to stdin) would lose data that Unix delivers.
+    /// - `close` only flushes, as async-io's does on Unix: dropping is what closes the pipe.
+    ///   `Unblock`'s own close drops the pipe inside, after which a write or `into_stdio`
+    ///   panics, and `as_raw_handle` would name a closed handle.
+    #[derive(Debug)]
+    pub(super) struct Unblocked<T: Send + 'static> {
+        /// `None` only once `into_inner` took it, just before `self` is dropped.
+        io: Option<Unblock<T>>,
+        /// The pipe's handle value, for `AsRawHandle`: `Unblock` lends the pipe out only
+        /// asynchronously (it may be on a pool thread), but the handle stays open as long as
+        /// `io`. An integer, so that the pipe types stay `Send + Sync`.
+        handle: usize,
+    }
+
+    impl<T: AsRawHandle + Send + 'static> Unblocked<T> {
+        pub(super) fn new(pipe: T) -> Unblocked<T> {
+            Unblocked {
+                handle: pipe.as_raw_handle() as usize,
+                io: Some(Unblock::new(pipe)),
+            }
+        }
+    }
+
+    impl<T: Send + 'static> Unblocked<T> {
+        pub(super) fn raw_handle(&self) -> RawHandle {
+            self.handle as RawHandle
+        }
+
+        /// The pipe, once the read or write running on the pool (if any) has finished.
+        pub(super) async fn into_inner(mut self) -> io::Result<T> {
+            let io = self.io.take().ok_or_else(taken)?;
+            Ok(io.into_inner().await)
+        }
+
+        fn pinned(&mut self) -> io::Result<Pin<&mut Unblock<T>>> {
+            self.io.as_mut().map(Pin::new).ok_or_else(taken)
+        }
+    }
+
+    fn taken() -> io::Error {
+        io::Error::other("childfd: the pipe was taken out already")
+    }
+
+    impl<T: Send + 'static> Drop for Unblocked<T> {
+        fn drop(&mut self) {
+            if let Some(io) = self.io.take() {
+                // `into_inner` waits for the pool task, which drains the buffered writes;
+                // a read in progress keeps its thread until the child writes or exits, as it
+                // would after a plain `Unblock` drop.
+                blocking::unblock(move || drop(futures_lite::future::block_on(io.into_inner())))
+                    .detach();
+            }
+        }
+    }
+
+    impl<T: Read + Send + 'static> AsyncRead for Unblocked<T> {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            match self.get_mut().pinned() {
+                Ok(io) => io.poll_read(cx, buf),
+                Err(e) => Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    impl<T: Write + Send + 'static> AsyncWrite for Unblocked<T> {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            match self.get_mut().pinned() {
+                Ok(io) => io.poll_write(cx, buf),
+                Err(e) => Poll::Ready(Err(e)),
+            }
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            match self.get_mut().pinned() {
+                Ok(io) => io.poll_flush(cx),
+                Err(e) => Poll::Ready(Err(e)),
+            }
+        }
+
+        fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.poll_flush(cx)
+        }
+    }
+}

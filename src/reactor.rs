@@ -6,6 +6,10 @@
 //! descriptor is closed, at once: a reaped pidfd stays readable forever (pidfd_poll in
 //! fs/pidfs.c), so leaving it registered would spin.
 //!
+//! A backend whose children cannot each be in the poller (FreeBSD's process descriptors) keeps
+//! them in one source of its own, registered under `backend::SHARED_KEY`; readiness of that key
+//! makes the backend name the children to try, each then handled as above (see `backend`).
+//!
 //! Locks are always taken in the order `ChildState::process` → `Reactor::children`, and none
 //! is held while user code (a waker) runs except `Reactor::events`.
 
@@ -200,14 +204,26 @@ impl Reactor {
     ) -> io::Result<()> {
         events.clear();
         self.poller.wait(&mut events, timeout)?;
+        let mut result = Ok(());
         for ev in events.iter() {
-            let state = lock(&self.children).get(ev.key).cloned();
-            if let Some(state) = state {
-                self.reap(&state);
+            if ev.key == backend::SHARED_KEY {
+                // One source for many children (see `backend`): the backend names them.
+                let drained = self.backend.shared_ready(&mut |key| self.reap_key(key));
+                result = result.and(drained);
+            } else {
+                self.reap_key(ev.key);
             }
         }
         events.clear();
-        Ok(())
+        result
+    }
+
+    /// Reaps the child with poller key `key`, if it is still watched and has exited.
+    fn reap_key(&self, key: usize) {
+        let state = lock(&self.children).get(key).cloned();
+        if let Some(state) = state {
+            self.reap(&state);
+        }
     }
 
     /// Reaps `state` if it has exited; never blocks. Callable from any thread.
@@ -308,7 +324,13 @@ impl Reactor {
         self.source
             .get_or_init(|| {
                 let fd = self.poller.as_fd().try_clone_to_owned().ok()?;
-                async_io::Async::new(fd).ok()
+                // A kqueue refuses O_NONBLOCK (FreeBSD's kqueue_ioctl answers ENOTTY to FIONBIO,
+                // so fcntl(F_SETFL) fails) and `new` would fail; only the descriptor's
+                // readiness is awaited, never a read, so its mode does not matter.
+                #[cfg(target_os = "linux")]
+                return async_io::Async::new(fd).ok();
+                #[cfg(not(target_os = "linux"))]
+                return async_io::Async::new_nonblocking(fd).ok();
             })
             .as_ref()
     }

@@ -92,15 +92,22 @@ impl ChildSet {
         pid
     }
 
-    /// The member with this pid, to signal it or [`shutdown`](Child::shutdown) it; its exit
+    /// The member with this pid, to signal it or `shutdown` it (Unix); its exit
     /// is still reported by the set.
     pub fn get_mut(&mut self, pid: u32) -> Option<&mut Child> {
-        self.members.iter_mut().map(|(_, c)| c).find(|c| c.id() == pid)
+        self.members
+            .iter_mut()
+            .map(|(_, c)| c)
+            .find(|c| c.id() == pid)
     }
 
     /// Takes the member with this pid out of the set; its exit will not be reported here.
     pub fn remove(&mut self, pid: u32) -> Option<Child> {
-        let key = self.members.iter().find(|(_, c)| c.id() == pid).map(|(k, _)| k)?;
+        let key = self
+            .members
+            .iter()
+            .find(|(_, c)| c.id() == pid)
+            .map(|(k, _)| k)?;
         let child = self.members.remove(key);
         child.state.leave_set();
         Some(child)
@@ -155,14 +162,17 @@ impl ChildSet {
 
     fn take_ready(&mut self) -> Option<io::Result<(u32, Exit)>> {
         while let Some(key) = self.queue.pop() {
-            let Some(child) = self.members.get_mut(key) else { continue };
+            let Some(child) = self.members.get_mut(key) else {
+                continue;
+            };
             let pid = child.id();
             let exit = match child.try_exited() {
                 // The key of a removed member, reused by a newer one: its own exit will queue
                 // the key again.
                 Ok(None) => continue,
                 Ok(Some(exit)) => Ok((pid, exit)),
-                Err(e) => Err(e),
+                // Name the member whose status was lost: it leaves the set with this error.
+                Err(e) => Err(io::Error::new(e.kind(), format!("child {pid}: {e}"))),
             };
             self.members.remove(key);
             return Some(exit);

@@ -27,6 +27,8 @@ pub(crate) struct Spec {
     pub(crate) std: std::process::Command,
     /// Converted from a `std::process::Command`: only `std` knows all of its settings.
     pub(crate) from_std: bool,
+    /// `Command::kill_on_drop`: FreeBSD's backend lets the kernel enforce it (no `PD_DAEMON`).
+    pub(crate) kill_on_drop: bool,
     pub(crate) program: OsString,
     pub(crate) args: Vec<OsString>,
     pub(crate) env_clear: bool,
@@ -45,6 +47,7 @@ impl Spec {
             args: std.get_args().map(ToOwned::to_owned).collect(),
             std,
             from_std,
+            kill_on_drop: false,
             env_clear: false,
             env: BTreeMap::new(),
             cwd: None,

@@ -71,6 +71,15 @@ impl From<OwnedFd> for Stdio {
     }
 }
 
+/// Windows: any handle std accepts (a file, a pipe end, a console); spawned through `std`,
+/// the only spawn route there.
+#[cfg(windows)]
+impl From<std::os::windows::io::OwnedHandle> for Stdio {
+    fn from(handle: std::os::windows::io::OwnedHandle) -> Stdio {
+        Stdio(Kind::Std(handle.into()))
+    }
+}
+
 impl From<File> for Stdio {
     fn from(file: File) -> Stdio {
         #[cfg(unix)]

@@ -160,5 +160,8 @@ fn members_can_be_reached_and_removed() {
     set.get_mut(kept).unwrap().signal(15).unwrap();
     let (pid, exit) = block_on(set.next()).unwrap().unwrap();
     assert_eq!((pid, exit.shell_code()), (kept, 143));
-    assert!(block_on(set.next()).is_none(), "the removed child is not reported");
+    assert!(
+        block_on(set.next()).is_none(),
+        "the removed child is not reported"
+    );
 }

@@ -31,6 +31,13 @@ pub use registration::Registration;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(target_os = "macos")]
+pub mod macos;
+#[cfg(windows)]
+pub mod windows;
+// On other Unixes, only its pure decisions, for their unit tests.
+#[cfg(any(target_os = "freebsd", all(test, unix)))]
+pub mod freebsd;
 #[cfg(target_os = "linux")]
 #[doc(hidden)]
 pub mod testing;

@@ -7,7 +7,21 @@
 //! | backend | targets | spawn | readiness | reap |
 //! |---|---|---|---|---|
 //! | `pidfd` | Linux ≥ 5.4 | `clone(CLONE_PIDFD)` (or `std`, then `pidfd_open`, for what only `std` can read) | the pidfd in the poller | `waitid(P_PIDFD)` with rusage |
+//! | `procdesc` | FreeBSD | `pdfork` (what only `std` can read: `std`, watched by a helper thread) | one private kqueue of exits, itself in the poller ([`SHARED_KEY`]) | `wait4(pid)` with rusage |
+//! | `thread` | any Unix | this crate's engine on Linux, else `std` | a helper thread per running child writes to a socket in the poller | `wait4(pid)` with rusage |
 //! | `unsupported` | every other target, for now | fails with `Unsupported` | - | - |
+//!
+//! # One source for many children
+//!
+//! The reactor's rule is "readiness of key K hints that child K may have exited; ask child K".
+//! A backend whose children cannot each be put in the poller (a FreeBSD process descriptor
+//! accepts no filter but `EVFILT_PROCDESC`) registers one shared source instead, under
+//! [`SHARED_KEY`], which no child's key can equal, from its children's
+//! [`Process::register`]. When that key is ready the reactor calls
+//! [`Backend::shared_ready`], which drains the source and names the children to ask; each is
+//! then handled exactly as if its own key had been ready, spurious hints included. Backends
+//! with a source per child never register the key, and the default `shared_ready` does
+//! nothing.
 
 use std::fmt;
 use std::io;
@@ -17,23 +31,45 @@ use polling::Poller;
 
 use crate::spec::{Defaults, Spec};
 
+#[cfg(target_os = "macos")]
+mod kqueue;
 #[cfg(target_os = "linux")]
 mod pidfd;
+#[cfg(target_os = "freebsd")]
+mod procdesc;
 #[cfg(unix)]
 mod thread;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 mod unsupported;
+#[cfg(windows)]
+mod windows;
 
 /// A mechanism for creating and watching children. Chosen once per process.
 pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Creates the child described by `cmd`, together with whatever the backend watches it
     /// through. On error no child is left behind.
     fn spawn(&self, spec: &mut Spec, defaults: Defaults) -> io::Result<Spawned>;
+
+    /// [`SHARED_KEY`] was ready: drains the backend's shared source without blocking, calls
+    /// `hint` with the key of each child that may have exited, then re-arms the source.
+    /// Only backends that register such a source (see the module doc) override it.
+    ///
+    /// # Errors
+    /// Draining or re-arming failed; the source is re-armed even after a failed drain.
+    fn shared_ready(&self, _hint: &mut dyn FnMut(usize)) -> io::Result<()> {
+        Ok(())
+    }
 }
+
+/// The poller key of a source shared by all the children of a backend (see the module doc).
+/// Children's keys come from a slab, dense from 0, so they never reach it; `polling` keeps
+/// `usize::MAX` for itself.
+pub(crate) const SHARED_KEY: usize = usize::MAX - 1;
 
 /// One child as a backend holds it. Every method is non-blocking except [`Process::abort`].
 pub(crate) trait Process: Send + fmt::Debug {
-    /// Starts watching: readiness of `key` in `poller` will hint that the child may have exited.
+    /// Starts watching: readiness of `key` in `poller` (or a hint of `key` from
+    /// [`Backend::shared_ready`]) will say that the child may have exited.
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()>;
 
     /// Watches again after a readiness that was not an exit (one-shot registrations).
@@ -83,6 +119,59 @@ fn std_pipes(child: &mut std::process::Child) -> Pipes {
     }
 }
 
+/// The parent's ends of the pipes this crate's spawn engine made.
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn pipes(p: platform::unix::prepare::ParentPipes) -> Pipes {
+    Pipes {
+        stdin: p.stdin.map(std::process::ChildStdin::from),
+        stdout: p.stdout.map(std::process::ChildStdout::from),
+        stderr: p.stderr.map(std::process::ChildStderr::from),
+    }
+}
+
+/// The spawn engine's view of `spec` (Linux's clone and FreeBSD's pdfork read the same).
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn request(
+    spec: &Spec,
+    defaults: Defaults,
+) -> io::Result<platform::unix::prepare::SpawnRequest<'_>> {
+    use platform::unix::prepare::StdioPlan;
+    use std::os::unix::io::AsFd;
+
+    use crate::spec::default_stream;
+    use crate::stdio::Kind;
+
+    let plan = |which: usize| -> io::Result<StdioPlan<'_>> {
+        let kind = match &spec.stdio[which] {
+            Some(kind) => kind,
+            None => default_stream(defaults, which),
+        };
+        Ok(match kind {
+            Kind::Inherit => StdioPlan::Inherit,
+            Kind::Null => StdioPlan::Null,
+            Kind::Piped => StdioPlan::Piped,
+            Kind::Fd(fd) => StdioPlan::Fd(fd.as_fd()),
+            // `needs_std` routed such commands to `std`.
+            Kind::Std(_) => return Err(io::Error::other("opaque stdio")),
+        })
+    };
+    let unix = &spec.unix;
+    Ok(platform::unix::prepare::SpawnRequest {
+        program: &spec.program,
+        args: &spec.args,
+        arg0: unix.arg0.as_deref(),
+        env_clear: spec.env_clear,
+        env: &spec.env,
+        cwd: spec.cwd.as_deref(),
+        stdio: [plan(0)?, plan(1)?, plan(2)?],
+        uid: unix.uid,
+        gid: unix.gid,
+        groups: unix.groups.as_deref(),
+        pgroup: unix.pgroup,
+        setsid: unix.setsid,
+    })
+}
+
 /// The environment variable that forces a backend.
 const FORCE_VAR: &str = "CHILDFD_BACKEND";
 
@@ -106,10 +195,19 @@ pub(crate) fn select() -> io::Result<(&'static dyn Backend, BackendInfo)> {
         Some("thread") => return Ok(thread(format!("forced by {FORCE_VAR}"))),
         #[cfg(target_os = "linux")]
         Some("pidfd") => return Ok((&pidfd::PidFdBackend, BackendInfo::new("pidfd", None))),
+        #[cfg(target_os = "freebsd")]
+        Some("procdesc") => return Ok(procdesc()),
+        #[cfg(target_os = "macos")]
+        Some("kqueue") => return Ok((&kqueue::KqueueBackend, BackendInfo::new("kqueue", None))),
+        #[cfg(windows)]
+        Some("handle") => return Ok((&windows::HandleBackend, BackendInfo::new("handle", None))),
         Some(other) => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{FORCE_VAR}={other:?}: this platform has `pidfd` (Linux) and `thread`"),
+                format!(
+                    "{FORCE_VAR}={other:?}: this platform has `pidfd` (Linux), `procdesc` \
+                     (FreeBSD) and `thread` (Unix)"
+                ),
             ))
         }
     }
@@ -118,15 +216,35 @@ pub(crate) fn select() -> io::Result<(&'static dyn Backend, BackendInfo)> {
         Ok(()) => (&pidfd::PidFdBackend, BackendInfo::new("pidfd", None)),
         Err(why) => thread(format!("{}: {}", why.step, why.error)),
     });
-    #[cfg(all(unix, not(target_os = "linux")))]
+    // Nothing to probe: pdfork, pdkill and EVFILT_PROCDESC exist since FreeBSD 9.0, and the
+    // libc ABI this crate links against needs 12.0 (see platform's freebsd module).
+    #[cfg(target_os = "freebsd")]
+    return Ok(procdesc());
+    // EVFILT_PROC has been in every macOS; nothing to probe.
+    #[cfg(target_os = "macos")]
+    return Ok((&kqueue::KqueueBackend, BackendInfo::new("kqueue", None)));
+    #[cfg(all(
+        unix,
+        not(any(target_os = "linux", target_os = "freebsd", target_os = "macos"))
+    ))]
     return Ok(thread(
         "no process-descriptor backend for this OS yet".into(),
     ));
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    return Ok((&windows::HandleBackend, BackendInfo::new("handle", None)));
+    #[cfg(not(any(unix, windows)))]
     return Ok((
         &unsupported::Unsupported,
         BackendInfo::new("unsupported", None),
     ));
+}
+
+#[cfg(target_os = "freebsd")]
+fn procdesc() -> (&'static dyn Backend, BackendInfo) {
+    (
+        &procdesc::ProcDescBackend,
+        BackendInfo::new("procdesc", None),
+    )
 }
 
 #[cfg(unix)]
@@ -157,8 +275,8 @@ impl BackendInfo {
         BackendInfo { name, reason }
     }
 
-    /// `pidfd` (Linux), `thread` (a helper thread per running child, any Unix), or
-    /// `unsupported` (no backend on this OS yet).
+    /// `pidfd` (Linux), `procdesc` (FreeBSD), `thread` (a helper thread per running child,
+    /// any Unix), or `unsupported` (no backend on this OS yet).
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -180,11 +298,12 @@ impl std::fmt::Display for BackendInfo {
 
 /// The mechanism this process uses for its children, chosen once by a probe (the first call
 /// makes it) and overridable with the environment variable `CHILDFD_BACKEND=thread` (or
-/// `pidfd`).
+/// `pidfd` on Linux, `procdesc` on FreeBSD).
 ///
 /// | backend | where | how an exit is noticed |
 /// |---|---|---|
 /// | `pidfd` | Linux 5.4+, pidfd system calls allowed | the child's pidfd in the reactor's poller |
+/// | `procdesc` | FreeBSD | the child's process descriptor in a private kqueue, in the reactor's poller |
 /// | `thread` | any other Unix, or Linux when the probe fails | one helper thread per running child |
 /// | `unsupported` | Windows, for now | - |
 ///

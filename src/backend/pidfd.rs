@@ -5,17 +5,14 @@
 //! our children (a foreign `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`): pidfd_open(2), NOTES.
 
 use std::io;
-use std::os::unix::io::AsFd;
 use std::time::Instant;
 
 use platform::linux::PidFd;
-use platform::unix::prepare::{SpawnRequest, StdioPlan};
 use platform::{ExitInfo, Registration};
 use polling::Poller;
 
-use super::{Backend, Pipes, Process, Spawned};
-use crate::spec::{default_stream, Defaults, Spec};
-use crate::stdio::Kind;
+use super::{pipes, request, Backend, Process, Spawned};
+use crate::spec::{Defaults, Spec};
 
 #[derive(Debug)]
 pub(crate) struct PidFdBackend;
@@ -56,47 +53,6 @@ pub(super) fn spawn_own(
         .and_then(|req| platform::linux::spawn(&req, &mut hooks, with_pidfd));
     spec.unix.hooks = hooks;
     spawned
-}
-
-pub(super) fn pipes(p: platform::unix::prepare::ParentPipes) -> Pipes {
-    Pipes {
-        stdin: p.stdin.map(std::process::ChildStdin::from),
-        stdout: p.stdout.map(std::process::ChildStdout::from),
-        stderr: p.stderr.map(std::process::ChildStderr::from),
-    }
-}
-
-/// The spawn engine's view of `spec`.
-fn request(spec: &Spec, defaults: Defaults) -> io::Result<SpawnRequest<'_>> {
-    let plan = |which: usize| -> io::Result<StdioPlan<'_>> {
-        let kind = match &spec.stdio[which] {
-            Some(kind) => kind,
-            None => default_stream(defaults, which),
-        };
-        Ok(match kind {
-            Kind::Inherit => StdioPlan::Inherit,
-            Kind::Null => StdioPlan::Null,
-            Kind::Piped => StdioPlan::Piped,
-            Kind::Fd(fd) => StdioPlan::Fd(fd.as_fd()),
-            // `needs_std` routed such commands to `std`.
-            Kind::Std(_) => return Err(io::Error::other("opaque stdio")),
-        })
-    };
-    let unix = &spec.unix;
-    Ok(SpawnRequest {
-        program: &spec.program,
-        args: &spec.args,
-        arg0: unix.arg0.as_deref(),
-        env_clear: spec.env_clear,
-        env: &spec.env,
-        cwd: spec.cwd.as_deref(),
-        stdio: [plan(0)?, plan(1)?, plan(2)?],
-        uid: unix.uid,
-        gid: unix.gid,
-        groups: unix.groups.as_deref(),
-        pgroup: unix.pgroup,
-        setsid: unix.setsid,
-    })
 }
 
 /// The `std` route: spawn, then open the pidfd.

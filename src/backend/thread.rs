@@ -36,7 +36,7 @@ impl Backend for ThreadBackend {
                 pid: spawned.pid,
                 at,
                 process: Box::new(Helper::new(spawned.pid)),
-                pipes: super::pidfd::pipes(spawned.pipes),
+                pipes: super::pipes(spawned.pipes),
             });
         }
         let mut child = spec.std_command(defaults)?.spawn()?;

@@ -169,3 +169,104 @@ fn a_stale_key_is_ignored() {
     );
     assert!(state.exit().is_none());
 }
+
+/// A backend that watches its children through one source under `SHARED_KEY`, as FreeBSD's
+/// kqueue of exits does: a socket the test makes readable, and the keys its "kernel" reports.
+#[derive(Debug, Default)]
+struct SharedSource {
+    source: OnceLock<Registration<UnixStream>>,
+    reported: Mutex<Vec<usize>>,
+    drains: AtomicUsize,
+}
+
+impl Backend for SharedSource {
+    fn spawn(&self, _: &mut Spec, _: Defaults) -> io::Result<crate::backend::Spawned> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    fn shared_ready(&self, hint: &mut dyn FnMut(usize)) -> io::Result<()> {
+        use std::io::Read;
+        self.drains.fetch_add(1, Ordering::SeqCst);
+        let registration = self.source.get().expect("registered by the test");
+        let mut buf = [0u8; 64];
+        let _ = registration.get_ref().read(&mut buf);
+        for key in std::mem::take(&mut *lock(&self.reported)) {
+            hint(key);
+        }
+        registration.rearm(backend::SHARED_KEY)
+    }
+}
+
+/// A reactor whose backend has a shared source, and the peer that makes it readable.
+fn shared_reactor() -> (&'static Reactor, &'static SharedSource, UnixStream) {
+    let backend: &'static SharedSource = Box::leak(Box::default());
+    let r: &'static Reactor = Box::leak(Box::new(
+        Reactor::new(backend, backend::test_info()).unwrap(),
+    ));
+    r.drivers.enter();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let registration = Registration::new(&r.poller, ours, backend::SHARED_KEY).unwrap();
+    backend.source.set(registration).unwrap();
+    (r, backend, theirs)
+}
+
+#[test]
+fn a_shared_source_names_the_children_to_reap() {
+    let (r, backend, mut peer) = shared_reactor();
+    // The children's own sources never become ready: only the shared one speaks for them.
+    let (a, _a_peer, a_polls, _) = mock(0);
+    let (b, _b_peer, b_polls, _) = mock(0);
+    let a = r.watch(42, a, std::time::Instant::now()).unwrap();
+    let b = r.watch(43, b, std::time::Instant::now()).unwrap();
+
+    lock(&backend.reported).push(b.key);
+    peer.write_all(b"x").unwrap();
+    r.poll_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(backend.drains.load(Ordering::SeqCst), 1);
+    assert_eq!(b.exit().unwrap().unwrap().status().code(), Some(7));
+    assert!(
+        a.exit().is_none(),
+        "a child that was not named is not reaped"
+    );
+    assert_eq!(a_polls.load(Ordering::SeqCst), 0);
+
+    // A stale key and a reaped child are only hints: ignored, nothing panics.
+    lock(&backend.reported).extend([1000, b.key, a.key]);
+    peer.write_all(b"x").unwrap();
+    r.poll_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(a.exit().unwrap().unwrap().status().code(), Some(7));
+    assert_eq!(b_polls.load(Ordering::SeqCst), 1, "reaped once");
+    assert!(!r.has_children());
+
+    // Drained and re-armed: quiet until the source speaks again.
+    r.poll_once(Some(Duration::from_millis(50))).unwrap();
+    assert_eq!(backend.drains.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_shared_hint_that_is_not_an_exit_rearms_the_child() {
+    let (r, backend, mut peer) = shared_reactor();
+    let (m, _m_peer, polls, _) = mock(1);
+    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
+    for expected in 1..=2 {
+        lock(&backend.reported).push(state.key);
+        peer.write_all(b"x").unwrap();
+        r.poll_once(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(polls.load(Ordering::SeqCst), expected);
+    }
+    assert_eq!(state.exit().unwrap().unwrap().status().code(), Some(7));
+}
+
+#[test]
+fn a_backend_without_a_shared_source_ignores_its_key() {
+    let r = reactor();
+    let (m, _peer, polls, _) = mock(0);
+    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    let _registration = Registration::new(&r.poller, ours, backend::SHARED_KEY).unwrap();
+    theirs.write_all(b"x").unwrap();
+    r.poll_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(polls.load(Ordering::SeqCst), 0);
+    assert!(state.exit().is_none());
+}

@@ -16,13 +16,13 @@
 
 use std::ffi::c_void;
 use std::io;
-use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::Ordering;
+use std::os::unix::io::{FromRawFd, OwnedFd};
 
 use super::PidFd;
 
+use crate::unix::fork::{ReportPipe, SignalsBlocked};
 use crate::unix::prepare::{ParentPipes, PreExec, Prepared, SpawnRequest};
-use crate::unix::{exec_child, ChildPid, Failure, Step};
+use crate::unix::{exec_child, ChildPid, Failure};
 
 /// A child that has exec'd, with its descriptor and the parent's ends of its pipes.
 #[derive(Debug)]
@@ -57,31 +57,6 @@ extern "C" fn vfork_child(arg: *mut c_void) -> libc::c_int {
             &mut || Ok(()),
             &|_| {},
         )
-    }
-}
-
-/// Blocks every signal in the calling thread until dropped.
-struct SignalsBlocked(libc::sigset_t);
-
-impl SignalsBlocked {
-    fn new() -> io::Result<SignalsBlocked> {
-        // SAFETY: sigset_t is plain data, filled by sigfillset/pthread_sigmask before use.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            match libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) {
-                0 => Ok(SignalsBlocked(old)),
-                e => Err(io::Error::from_raw_os_error(e)),
-            }
-        }
-    }
-}
-
-impl Drop for SignalsBlocked {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `new` on the same thread.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
     }
 }
 
@@ -123,7 +98,7 @@ fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Sp
         let blocked = SignalsBlocked::new()?;
         let args = ChildArgs {
             prepared: &prepared,
-            mask: &blocked.0,
+            mask: blocked.old_mask(),
             failure: &failure,
         };
         let flags = libc::CLONE_VM | libc::CLONE_VFORK | pidfd_flag | libc::SIGCHLD;
@@ -159,7 +134,7 @@ fn spawn_fork(
     pidfd_flag: libc::c_int,
 ) -> io::Result<Spawned> {
     let mut prepared = Prepared::new(req)?;
-    let (report_rx, report_tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let report = ReportPipe::new()?;
     let mut pidfd: libc::c_int = -1;
     let pid = {
         let blocked = SignalsBlocked::new()?;
@@ -176,42 +151,18 @@ fn spawn_fork(
             )
         };
         if pid == 0 {
-            // The child: its own copy of everything, signals still blocked.
-            let failure = Failure::default();
-            let tx = report_tx.as_raw_fd();
-            let report = |f: &Failure| {
-                let msg = [
-                    f.step.load(Ordering::Relaxed),
-                    f.errno.load(Ordering::Relaxed),
-                ];
-                // SAFETY: write(2) of a stack buffer to our pipe; async-signal-safe. A short
-                // write is seen by the parent as a malformed report.
-                unsafe { libc::write(tx, msg.as_ptr().cast(), std::mem::size_of_val(&msg)) };
-            };
-            let mut run = || hooks.iter_mut().try_for_each(PreExec::run);
-            // SAFETY: first code in the fresh child, with signals blocked; the hooks' safety
-            // was promised by `PreExec::new`'s callers.
-            unsafe { exec_child(&prepared, &blocked.0, &failure, &mut run, &report) }
+            // SAFETY: first code in the fresh child (its own copy of everything), with
+            // signals still blocked.
+            unsafe { report.exec_child(&prepared, blocked.old_mask(), hooks) }
         }
         (pid, io::Error::last_os_error())
     };
     let (pid, clone_error) = pid;
-    drop(report_tx);
     if pid == -1 {
         return Err(clone_error);
     }
     // Blocks until the child execs (EOF: the pipe was close-on-exec) or reports a failure.
-    let failure = Failure::default();
-    let mut msg = [0u8; 8];
-    let n = read_full(&report_rx, &mut msg)?;
-    if n == 8 {
-        let step = i32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
-        let errno = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
-        failure.step.store(step, Ordering::Relaxed);
-        failure.errno.store(errno, Ordering::Relaxed);
-    } else if n != 0 {
-        failure.step.store(-1, Ordering::Relaxed);
-    }
+    let failure = report.wait_for_exec()?;
     finish(
         pid as libc::pid_t,
         pidfd_flag != 0,
@@ -219,19 +170,6 @@ fn spawn_fork(
         &failure,
         &mut prepared,
     )
-}
-
-fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match rustix::io::read(fd, &mut buf[done..]) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(done)
 }
 
 /// After the clone: own the pidfd, and turn a child's failure into an error once the child is
@@ -259,31 +197,19 @@ fn finish(
         let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
         PidFd::from_owned(fd, pid as u32)
     });
-    let step = failure.step.load(Ordering::Relaxed);
-    if step == 0 {
+    let Some(error) = failure.to_error() else {
         let pipes = std::mem::take(&mut prepared.parent_ends);
         return Ok(Spawned {
             pid: pid as u32,
             pidfd,
             pipes,
         });
-    }
+    };
     // The child has exited (vfork: before `clone` returned; fork: it wrote its report, then
     // _exit): reap it so no zombie remains.
     let _ = match &pidfd {
         Some(fd) => fd.wait().map(drop),
         None => child.wait().map(drop),
     };
-    let errno = failure.errno.load(Ordering::Relaxed);
-    Err(match Step::from_i32(step) {
-        // What std reports for these: the bare OS error (NotFound, PermissionDenied...).
-        Some(Step::Exec) | Some(Step::Chdir) | None if errno > 0 => {
-            io::Error::from_raw_os_error(errno)
-        }
-        Some(step) => {
-            let os = io::Error::from_raw_os_error(errno);
-            io::Error::new(os.kind(), format!("{} failed: {os}", step.name()))
-        }
-        None => io::Error::other("malformed failure report from the child"),
-    })
+    Err(error)
 }

@@ -120,7 +120,7 @@ unsafe fn set_groups(len: usize, groups: *const libc::gid_t) -> libc::c_long {
 
 /// `setgroups(2)`. FreeBSD: `setgroups(0, NULL)` keeps only the effective group, as on Linux.
 /// Unlike Linux, FreeBSD before 15.0 also makes the list's first entry the effective group id
-/// (setgroups(2): "gidset[0] is used as the effective group-ID"); the `setgid` that follows,
+/// (setgroups(2): "`gidset[0]` is used as the effective group-ID"); the `setgid` that follows,
 /// when the command sets a gid, overrides it.
 ///
 /// # Safety
@@ -240,10 +240,9 @@ unsafe fn setup_and_exec(
         if let Some(uid) = p.uid {
             // Dropping privileges from root also drops supplementary groups unless the command
             // set them; without CAP_SETGID (EPERM) there is nothing to drop (std does the same).
-            if p.groups.is_none() {
-                if set_groups(0, std::ptr::null()) == -1 && errno() != libc::EPERM {
-                    return Err((Step::Groups, errno()));
-                }
+            if p.groups.is_none() && set_groups(0, std::ptr::null()) == -1 && errno() != libc::EPERM
+            {
+                return Err((Step::Groups, errno()));
             }
             check(set_uid(uid), Step::Uid)?;
         }

@@ -1,13 +1,17 @@
 //! What every Unix spawn engine shares: the plan built before the child exists
-//! ([`prepare`]) and the code that runs in the child between clone/fork and exec (`child`).
+//! ([`prepare`]), the code that runs in the child between clone/fork and exec (`child`), and
+//! the parent's side of a fork-style spawn (`fork`).
 
-// The child side serves Linux's clone today; FreeBSD's pdfork joins it with issue #6.
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod child;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+pub(crate) mod fork;
 mod pid;
 pub mod prepare;
 
-pub use pid::{group_exists, leads_group, send_byte, signal_group_id, ChildPid};
+pub use pid::{
+    group_exists, group_has_running_members, leads_group, send_byte, signal_group_id, ChildPid,
+};
 
 #[cfg(target_os = "linux")]
-pub(crate) use child::{exec_child, Failure, Step};
+pub(crate) use child::{exec_child, Failure};

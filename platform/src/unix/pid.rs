@@ -147,12 +147,41 @@ pub fn send_byte(sock: std::os::unix::io::BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether process group `pgid` still has a member (`kill(-pgid, 0)`).
+/// Whether process group `pgid` still has a member, zombies included (`kill(-pgid, 0)`):
+/// while it does, the kernel keeps the id, so signalling it reaches only that group.
 pub fn group_exists(pgid: u32) -> bool {
     let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
         return false;
     };
     rustix::process::test_kill_process_group(pid).is_ok()
+}
+
+/// Whether process group `pgid` has a member that is still running. Unlike
+/// [`group_exists`], zombies do not count: orphans whose new parent (an init that does not
+/// reap, as in many containers) leaves them as zombies are done.
+///
+/// Reads /proc on Linux; elsewhere falls back to [`group_exists`].
+pub fn group_has_running_members(pgid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return group_exists(pgid);
+        };
+        let running_member = |pid: &str| -> Option<bool> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = fields.next()?;
+            let pgrp: u32 = fields.nth(1)?.parse().ok()?;
+            Some(pgrp == pgid && state != "Z" && state != "X")
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+            .any(|pid| running_member(&pid) == Some(true))
+    }
+    #[cfg(not(target_os = "linux"))]
+    group_exists(pgid)
 }
 
 /// Sends `sig` to process group `pgid` (`killpg`). Unlike the methods of [`ChildPid`], nothing
