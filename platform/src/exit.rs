@@ -1,5 +1,5 @@
 //! What a reap returns: the wait status and the resource usage the kernel reported with it.
-// The conversions serve every Unix backend; only Linux has one yet (FreeBSD's is issue #6).
+// The conversions serve the descriptor backends of Linux and FreeBSD.
 #![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 #[cfg(unix)]

@@ -8,13 +8,15 @@
 //!
 //! Each OS module exports the same kind of items, written once per mechanism:
 //!
-//! | item | Linux (`linux`) | other targets |
-//! |---|---|---|
-//! | a descriptor type that owns the child's process descriptor | `linux::PidFd` | planned (FreeBSD procdesc, Windows handle) |
-//! | `try_wait(&self) -> io::Result<Option<ExitInfo>>`, non-blocking, with resource usage | `linux::PidFd::try_wait` | |
-//! | `send_signal(&self, sig)`: a no-op on a zombie, `ESRCH` after the reap | `linux::PidFd::send_signal` | |
+//! | item | Linux (`linux`) | FreeBSD (`freebsd`) | any Unix, by pid (`unix`) |
+//! |---|---|---|---|
+//! | a type that owns the child's descriptor | `PidFd` | `ProcDesc` | `ChildPid` (no descriptor) |
+//! | `spawn(request, hooks, ..)`: the child born with its descriptor | `clone(CLONE_PIDFD)` | `pdfork` | - |
+//! | `try_wait`/`try_reap`: non-blocking, with resource usage | `waitid(P_PIDFD)` | `wait4` | `wait4` |
+//! | `send_signal`: a no-op on a zombie, "gone" after the reap | `pidfd_send_signal` | `pdkill` | `kill`, under the caller's lock |
 //!
-//! Shared by every Unix: [`ExitInfo`] (a wait status plus resource usage) and `Registration`,
+//! Shared by every Unix: [`ExitInfo`] (a wait status plus resource usage), the spawn plan and
+//! the code between fork and exec (`unix::prepare`, `unix/child.rs`), and `Registration`,
 //! the RAII guard that keeps a descriptor in a [`polling::Poller`] and deletes it before the
 //! descriptor is closed.
 #![cfg_attr(not(unix), allow(unused))]
