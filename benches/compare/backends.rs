@@ -157,7 +157,37 @@ pub(crate) struct Childfd {
 }
 
 impl AsyncBackend for Childfd {
-    command_methods!(childfd::Command, childfd::Child);
+    type Cmd = childfd::Command;
+    type Child = childfd::Child;
+
+    /// Built with childfd's own builder, so the child is spawned by its engine
+    /// (`clone(CLONE_PIDFD)`). `CHILDFD_BENCH_STD_ROUTE=1` builds it from a
+    /// `std::process::Command` instead: `std` spawns it and the pidfd is opened afterwards, the
+    /// route of commands converted from `std` (and of this crate before its own engine).
+    fn command(&self, spec: &Spec) -> childfd::Command {
+        let mut cmd = if std::env::var_os("CHILDFD_BENCH_STD_ROUTE").is_some() {
+            childfd::Command::from(spec.std_command())
+        } else {
+            let mut cmd = childfd::Command::new(&spec.prog);
+            cmd.args(&spec.args);
+            cmd
+        };
+        if let Out::Piped = spec.stdout {
+            cmd.stdout(childfd::Stdio::piped());
+        }
+        cmd
+    }
+
+    fn spawn(&self, cmd: &mut childfd::Command, spec: &Spec) -> io::Result<childfd::Child> {
+        let dup = |fd: &OwnedFd| fd.try_clone().map(childfd::Stdio::from);
+        if let Some(fd) = &spec.stdin {
+            cmd.stdin(dup(fd)?);
+        }
+        if let Out::Fd(fd) = &spec.stdout {
+            cmd.stdout(dup(fd)?);
+        }
+        cmd.spawn()
+    }
 
     fn block_on<T>(&self, fut: impl Future<Output = T>) -> T {
         futures_lite::future::block_on(fut)
