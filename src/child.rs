@@ -80,7 +80,7 @@ impl Child {
         self.state.pid
     }
 
-    /// Forces the child to exit (`SIGKILL` on Unix).
+    /// Forces the child to exit (`SIGKILL` on Unix; on Windows `TerminateProcess`, exit code 1).
     ///
     /// The signal goes through the process descriptor, so it can never reach another process
     /// that reused the pid. Killing a child that has already exited, or been reaped, is

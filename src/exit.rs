@@ -7,9 +7,10 @@ use platform::{ExitInfo, Usage};
 
 /// Everything known about a reaped child: its status, and the CPU time and memory it used.
 ///
-/// Returned by [`Child::exited()`](crate::Child::exited). The resource usage is what the
-/// kernel reports with the reap (`waitid(2)` with a `struct rusage`, Linux): the child's own,
-/// not that of its descendants still running.
+/// Returned by [`Child::exited()`](crate::Child::exited). The resource usage is what the OS
+/// reports with the reap: `waitid(2)` (Linux) or `wait4(2)` (BSDs, macOS, the `thread`
+/// backend) with a `struct rusage`, the child's own and not that of descendants still
+/// running; on Windows, `GetProcessTimes` and `K32GetProcessMemoryInfo`'s peak working set.
 ///
 /// # Examples
 /// ```

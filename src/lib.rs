@@ -37,15 +37,17 @@
 //!
 //! # Implementation
 //!
-//! | OS | descriptor | how the exit is noticed | status |
+//! | OS | descriptor | how the exit is noticed | verified |
 //! |---|---|---|---|
-//! | Linux ≥ 5.4 | pidfd (`pidfd_open` after a `std` spawn) | epoll, then `waitid(P_PIDFD)` with rusage | works, tested |
-//! | FreeBSD | procdesc (`pdfork`) | a kqueue in the poller | planned; `spawn` returns `Unsupported` |
-//! | Windows | process handle | IOCP waitable | planned; `spawn` returns `Unsupported` |
+//! | Linux ≥ 5.4 | pidfd, born with the child (`clone(CLONE_PIDFD)`) | epoll, then `waitid(P_PIDFD)` with rusage | run |
+//! | Linux, pidfds unavailable | pid | a helper thread per running child | run |
+//! | FreeBSD | procdesc (`pdfork`) | a private kqueue in the poller, `wait4` | compiled, linked |
+//! | macOS | pid | kqueue `EVFILT_PROC`, `wait4` | compiled |
+//! | Windows | process handle | IOCP waitable, `GetExitCodeProcess` | run under Wine |
 //!
-//! The reactor is created on first use: one [`polling::Poller`] for all children. Unless a
-//! [`driver()`] future is running, it is polled by one thread named `childfd-reactor`, started
-//! with the first child. Readiness is only a hint to try a non-blocking reap, so ptrace or
+//! [`backend()`] tells which one a process uses, and why. The reactor is created on first use:
+//! one [`polling::Poller`] for all children. Unless a [`driver()`] future exists, it is polled
+//! by one thread named `childfd-reactor`, started with the first child. Readiness is only a hint to try a non-blocking reap, so ptrace or
 //! sanitizer wake-ups are harmless. Pipes are [`async_io`] sources, so using them starts
 //! async-io's own reactor (its `async-io` thread unless you run `async_io::block_on`).
 //!

@@ -110,7 +110,6 @@ impl Spec {
     /// # Errors
     /// Duplicating a stream's descriptor failed (`EMFILE`), or the command uses a setting
     /// only this crate's engine has.
-    #[cfg_attr(not(unix), allow(dead_code))] // Until the Windows backend (#7).
     pub(crate) fn std_command(
         &mut self,
         defaults: Defaults,
@@ -142,7 +141,6 @@ impl Spec {
 }
 
 /// What a stream the command left unset becomes.
-#[cfg_attr(not(unix), allow(dead_code))] // Until the Windows backend (#7).
 pub(crate) fn default_stream(defaults: Defaults, which: usize) -> &'static Kind {
     static INHERIT: Kind = Kind::Inherit;
     static NULL: Kind = Kind::Null;

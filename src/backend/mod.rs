@@ -8,8 +8,10 @@
 //! |---|---|---|---|---|
 //! | `pidfd` | Linux ≥ 5.4 | `clone(CLONE_PIDFD)` (or `std`, then `pidfd_open`, for what only `std` can read) | the pidfd in the poller | `waitid(P_PIDFD)` with rusage |
 //! | `procdesc` | FreeBSD | `pdfork` (what only `std` can read: `std`, watched by a helper thread) | one private kqueue of exits, itself in the poller ([`SHARED_KEY`]) | `wait4(pid)` with rusage |
+//! | `kqueue` | macOS | `std` | `EVFILT_PROC`/`NOTE_EXIT` by pid in the poller (polling's kqueue filter) | `wait4(pid)` with rusage |
 //! | `thread` | any Unix | this crate's engine on Linux, else `std` | a helper thread per running child writes to a socket in the poller | `wait4(pid)` with rusage |
-//! | `unsupported` | every other target, for now | fails with `Unsupported` | - | - |
+//! | `handle` | Windows | `std` | the process handle as an IOCP waitable in the poller | `GetExitCodeProcess`, `GetProcessTimes`, `K32GetProcessMemoryInfo` |
+//! | `unsupported` | any other target | fails with `Unsupported` | - | - |
 //!
 //! # One source for many children
 //!
@@ -205,8 +207,8 @@ pub(crate) fn select() -> io::Result<(&'static dyn Backend, BackendInfo)> {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "{FORCE_VAR}={other:?}: this platform has `pidfd` (Linux), `procdesc` \
-                     (FreeBSD) and `thread` (Unix)"
+                    "{FORCE_VAR}={other:?}: the backends are `pidfd` (Linux), `procdesc` \
+                     (FreeBSD), `kqueue` (macOS), `thread` (any Unix) and `handle` (Windows)"
                 ),
             ))
         }
@@ -275,8 +277,8 @@ impl BackendInfo {
         BackendInfo { name, reason }
     }
 
-    /// `pidfd` (Linux), `procdesc` (FreeBSD), `thread` (a helper thread per running child,
-    /// any Unix), or `unsupported` (no backend on this OS yet).
+    /// `pidfd` (Linux), `procdesc` (FreeBSD), `kqueue` (macOS), `thread` (a helper thread per
+    /// running child, any Unix), `handle` (Windows), or `unsupported` (no backend on this OS).
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -297,15 +299,18 @@ impl std::fmt::Display for BackendInfo {
 }
 
 /// The mechanism this process uses for its children, chosen once by a probe (the first call
-/// makes it) and overridable with the environment variable `CHILDFD_BACKEND=thread` (or
-/// `pidfd` on Linux, `procdesc` on FreeBSD).
+/// makes it) and overridable with the environment variable `CHILDFD_BACKEND=thread` (or the
+/// platform's own: `pidfd` on Linux, `procdesc` on FreeBSD, `kqueue` on macOS, `handle` on
+/// Windows).
 ///
 /// | backend | where | how an exit is noticed |
 /// |---|---|---|
 /// | `pidfd` | Linux 5.4+, pidfd system calls allowed | the child's pidfd in the reactor's poller |
 /// | `procdesc` | FreeBSD | the child's process descriptor in a private kqueue, in the reactor's poller |
+/// | `kqueue` | macOS | `EVFILT_PROC` on the child's pid, in the reactor's poller |
 /// | `thread` | any other Unix, or Linux when the probe fails | one helper thread per running child |
-/// | `unsupported` | Windows, for now | - |
+/// | `handle` | Windows | the process handle, waited for by the IOCP thread pool |
+/// | `unsupported` | any other target | - |
 ///
 /// # Errors
 /// An invalid `CHILDFD_BACKEND`; a passing failure of the probe or of creating the reactor

@@ -1,6 +1,7 @@
 //! The fallback for any Unix where process descriptors cannot be had (Linux before 5.4, pidfd
-//! system calls denied by seccomp, gVisor, valgrind; FreeBSD and macOS until their own
-//! backends): one small helper thread per *running* child.
+//! system calls denied by seccomp, gVisor, valgrind; Unix systems without a backend of their
+//! own; commands only `std` can spawn on FreeBSD): one small helper thread per *running*
+//! child.
 //!
 //! The helper blocks in `waitid(P_PID, WEXITED | WNOWAIT)`, which notices the exit without
 //! reaping, then writes a byte to a socket the reactor polls. The reactor reaps with `wait4`

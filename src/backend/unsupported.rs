@@ -1,5 +1,4 @@
-//! Targets without a backend yet: FreeBSD (procdesc), Windows (process handles) and macOS
-//! (kqueue) are planned; until then `spawn` says so instead of pretending.
+//! Targets with neither Unix nor Windows process APIs: `spawn` says so instead of pretending.
 
 use std::io;
 
