@@ -5,3 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --bench compare -- --quick "$@"
+cargo bench --bench childset -- --quick
