@@ -244,13 +244,14 @@ impl Reactor {
             Ok(Some(info)) => Ok(Exit::new(info, state.spawned.elapsed())),
             Err(e) => Err(e),
         };
+        // Deregisters and closes the descriptor before anyone can see the exit: a waiter that
+        // returns finds no descriptor of its child still open.
+        *slot = None;
         let set = {
             let set = lock(&state.set);
             let _ = state.exit.set(outcome.map_err(|e| SavedError::new(&e)));
             set.clone()
         };
-        // Deregisters and closes the descriptor.
-        *slot = None;
         drop(slot);
         lock(&self.children).try_remove(state.key);
         state.exited.notify(usize::MAX);
