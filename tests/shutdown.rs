@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use childfd::unix::CommandExt;
 use childfd::{Command, Stdio};
-use common::{block_on, children, eventually, group_members};
+use common::{block_on, children, eventually, first_line, group_members};
 
 fn job(script: &str) -> childfd::Child {
     let child = Command::new("sh")
@@ -53,11 +53,16 @@ fn shutdown_kills_what_ignores_sigterm() {
 
     // A leader that ignores SIGTERM itself is killed after the grace period.
     let mut stubborn = Command::new("sh")
-        .args(["-c", "trap '' TERM; sleep 100 & wait; wait"])
+        .args(["-c", "trap '' TERM; echo ready; sleep 100 & wait; wait"])
         .process_group(0)
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200)); // let sh install its trap
+    assert_eq!(
+        first_line(&mut stubborn),
+        "ready\n",
+        "sh has installed its trap"
+    );
     let exit = block_on(stubborn.shutdown(Duration::from_millis(300))).unwrap();
     assert_eq!(exit.status().signal(), Some(9));
 }

@@ -8,7 +8,7 @@ use std::os::unix::process::{CommandExt as _, ExitStatusExt};
 use std::time::Duration;
 
 use childfd::Command;
-use common::{block_on, eventually, group_members};
+use common::{block_on, eventually, first_line, group_members};
 
 #[test]
 fn signal_reaches_the_child() {
@@ -23,11 +23,15 @@ fn signal_reaches_the_child() {
 #[test]
 fn a_trapped_signal_is_delivered_not_forced() {
     let mut child = Command::new("sh")
-        .args(["-c", "trap 'exit 7' USR1; while :; do sleep 0.01; done"])
+        .args([
+            "-c",
+            "trap 'exit 7' USR1; echo ready; while :; do sleep 0.01; done",
+        ])
+        .stdout(childfd::Stdio::piped())
         .spawn()
         .unwrap();
-    // The trap exists once sh runs its loop; until then USR1 would kill it.
-    std::thread::sleep(Duration::from_millis(200));
+    // Until the trap is installed, USR1 would kill sh.
+    assert_eq!(first_line(&mut child), "ready\n");
     child.signal(10).unwrap();
     assert_eq!(block_on(child.status()).unwrap().code(), Some(7));
 }

@@ -88,3 +88,19 @@ pub(crate) fn block_on<T>(fut: impl Future<Output = T>) -> T {
         panic!("timed out after 60 s");
     }))
 }
+
+/// Reads the child's stdout up to and including the first newline: for scripts that say
+/// "ready" once their traps are installed.
+pub(crate) fn first_line(child: &mut childfd::Child) -> String {
+    use futures_lite::AsyncReadExt;
+    let stdout = child.stdout.as_mut().expect("stdout piped");
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while line.last() != Some(&b'\n') {
+        if block_on(stdout.read(&mut byte)).unwrap() == 0 {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
