@@ -40,6 +40,12 @@ trap 'rm -f "$log"; wineserver -k >/dev/null 2>&1 || true' EXIT
 # wine64 rather than the `wine` wrapper, which prints a "wine32 is missing" notice per process.
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64
 echo "== cargo test --workspace --target $target (under wine)"
-cargo test --workspace --target "$target" 2>&1 | tee "$log"
+if ! cargo test --workspace --target "$target" 2>&1 | tee "$log"; then
+  # Seen once in about twenty runs, not reproduced since: a failure under Wine that a rerun did
+  # not show. Retried once, loudly; a second failure fails CI.
+  echo "== RETRY: the run under wine failed; running it once more"
+  wineserver -k >/dev/null 2>&1 || true
+  cargo test --workspace --target "$target" 2>&1 | tee "$log"
+fi
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "windows tests (wine): %d passed, %d failed\n", p, f; exit (p == 0 || f > 0) }' "$log"

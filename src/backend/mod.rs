@@ -43,6 +43,8 @@ mod procdesc;
 mod thread;
 #[cfg(not(any(unix, windows)))]
 mod unsupported;
+#[cfg(any(target_os = "linux", windows))]
+mod watch;
 #[cfg(windows)]
 mod windows;
 

@@ -11,6 +11,7 @@ use platform::linux::PidFd;
 use platform::{ExitInfo, Registration};
 use polling::Poller;
 
+use super::watch::Watch;
 use super::{pipes, request, Backend, Process, Spawned};
 use crate::spec::{Defaults, Spec};
 
@@ -36,7 +37,7 @@ impl Backend for PidFdBackend {
         Ok(Spawned {
             pid: spawned.pid,
             at,
-            process: Box::new(PidFdProcess::Idle(pidfd)),
+            process: Box::new(PidFdProcess(Watch::Idle(pidfd))),
             pipes: pipes(spawned.pipes),
         })
     }
@@ -73,57 +74,28 @@ fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
     Ok(Spawned {
         pid,
         at,
-        process: Box::new(PidFdProcess::Idle(fd)),
+        process: Box::new(PidFdProcess(Watch::Idle(fd))),
         pipes: super::std_pipes(&mut child),
     })
 }
 
 /// A pidfd, first on its own, then in the reactor's poller.
 #[derive(Debug)]
-enum PidFdProcess {
-    Idle(PidFd),
-    Watched(Registration<PidFd>, usize),
-    /// Only while `register` moves the descriptor from one state to the other.
-    Moving,
-}
+struct PidFdProcess(Watch<PidFd, Registration<PidFd>>);
 
 impl PidFdProcess {
     fn fd(&self) -> io::Result<&PidFd> {
-        match self {
-            PidFdProcess::Idle(fd) => Ok(fd),
-            PidFdProcess::Watched(reg, _) => Ok(reg.get_ref()),
-            PidFdProcess::Moving => {
-                Err(io::Error::other("childfd: pidfd lost during registration"))
-            }
-        }
+        self.0.source()
     }
 }
 
 impl Process for PidFdProcess {
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()> {
-        match std::mem::replace(self, PidFdProcess::Moving) {
-            PidFdProcess::Idle(fd) => match Registration::new(poller, fd, key) {
-                Ok(reg) => {
-                    *self = PidFdProcess::Watched(reg, key);
-                    Ok(())
-                }
-                Err((e, fd)) => {
-                    *self = PidFdProcess::Idle(fd);
-                    Err(e)
-                }
-            },
-            other => {
-                *self = other;
-                Err(io::Error::other("childfd: pidfd registered twice"))
-            }
-        }
+        self.0.register(poller, key)
     }
 
     fn rearm(&self) -> io::Result<()> {
-        match self {
-            PidFdProcess::Watched(reg, key) => reg.rearm(*key),
-            _ => Ok(()),
-        }
+        self.0.rearm()
     }
 
     fn try_reap(&mut self) -> io::Result<Option<ExitInfo>> {

@@ -16,6 +16,7 @@ use platform::windows::Registration;
 use platform::ExitInfo;
 use polling::Poller;
 
+use super::watch::Watch;
 use super::{Backend, Pipes, Process, Spawned};
 use crate::spec::{Defaults, Spec};
 
@@ -34,7 +35,7 @@ impl Backend for HandleBackend {
         Ok(Spawned {
             pid: child.id(),
             at,
-            process: Box::new(HandleProcess::Idle(child)),
+            process: Box::new(HandleProcess(Watch::Idle(child))),
             pipes,
         })
     }
@@ -42,50 +43,21 @@ impl Backend for HandleBackend {
 
 /// A child's handle, first on its own, then in the reactor's poller.
 #[derive(Debug)]
-enum HandleProcess {
-    Idle(Child),
-    Watched(Registration<Child>, usize),
-    /// Only while `register` moves the handle from one state to the other.
-    Moving,
-}
+struct HandleProcess(Watch<Child, Registration<Child>>);
 
 impl HandleProcess {
     fn child(&self) -> io::Result<&Child> {
-        match self {
-            HandleProcess::Idle(child) => Ok(child),
-            HandleProcess::Watched(reg, _) => Ok(reg.get_ref()),
-            HandleProcess::Moving => Err(io::Error::other(
-                "childfd: process handle lost during registration",
-            )),
-        }
+        self.0.source()
     }
 }
 
 impl Process for HandleProcess {
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()> {
-        match std::mem::replace(self, HandleProcess::Moving) {
-            HandleProcess::Idle(child) => match Registration::new(poller, child, key) {
-                Ok(reg) => {
-                    *self = HandleProcess::Watched(reg, key);
-                    Ok(())
-                }
-                Err((e, child)) => {
-                    *self = HandleProcess::Idle(child);
-                    Err(e)
-                }
-            },
-            other => {
-                *self = other;
-                Err(io::Error::other("childfd: process handle registered twice"))
-            }
-        }
+        self.0.register(poller, key)
     }
 
     fn rearm(&self) -> io::Result<()> {
-        match self {
-            HandleProcess::Watched(reg, key) => reg.rearm(*key),
-            _ => Ok(()),
-        }
+        self.0.rearm()
     }
 
     fn try_reap(&mut self) -> io::Result<Option<ExitInfo>> {
