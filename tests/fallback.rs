@@ -141,3 +141,55 @@ fn filtered_child() {
         "helper threads outlived their children"
     );
 }
+
+#[test]
+fn a_refused_clone_pidfd_takes_the_std_route() {
+    if std::env::var_os("CHILDFD_TEST_CLONE_PIDFD").is_some() {
+        if let Err(e) = platform::testing::deny_clone_pidfd(EPERM) {
+            println!("SKIP: cannot install a seccomp filter here: {e}");
+            return;
+        }
+        // pidfds themselves are allowed: the probe picks them; only their birth with the
+        // child is refused, so each spawn goes through std, then pidfd_open.
+        assert_eq!(childfd::backend().unwrap().name(), "pidfd");
+        block_on(async {
+            let out = Command::new("sh")
+                .args(["-c", "echo via-std; exit 3"])
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(
+                (out.status.code(), out.stdout.as_slice()),
+                (Some(3), &b"via-std\n"[..])
+            );
+            let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+            sleeper.kill().unwrap();
+            assert_eq!(sleeper.exited().await.unwrap().status().signal(), Some(9));
+        });
+        return;
+    }
+    if std::env::var_os(MODE).is_some() {
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_refused_clone_pidfd_takes_the_std_route",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("CHILDFD_TEST_CLONE_PIDFD", "1")
+        .env_remove("CHILDFD_BACKEND")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if text.contains("SKIP:") {
+        println!("{text}");
+        return;
+    }
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("1 passed"),
+        "the filtered run did not run: {text}"
+    );
+}

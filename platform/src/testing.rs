@@ -53,26 +53,84 @@ pub fn deny_syscalls(rules: &[(u32, i32)]) -> io::Result<()> {
             prog.push(stmt(RET_K, ret));
         }
         prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_mut_ptr(),
-        };
-        // SAFETY: prctl with integer arguments; seccomp(2) reads `fprog`, which points to
-        // `prog`, both alive for the call.
-        unsafe {
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let ret = libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                libc::SECCOMP_FILTER_FLAG_TSYNC,
-                &fprog as *const libc::sock_fprog,
-            );
-            if ret != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
+        install(&mut prog)
     }
+}
+
+/// Makes `clone` fail with `errno` when its flags hold `CLONE_PIDFD`, and only then: a sandbox
+/// that allows pidfds but not their creation at spawn. Irreversible, as [`deny_syscalls`].
+///
+/// # Errors
+/// As [`deny_syscalls`].
+pub fn deny_clone_pidfd(errno: i32) -> io::Result<()> {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E;
+    #[cfg(target_arch = "x86")]
+    const AUDIT_ARCH: u32 = 0x4000_0003;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    return Err(io::ErrorKind::Unsupported.into());
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    {
+        use libc::sock_filter;
+        const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+        const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+        const AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
+        const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+        let stmt = |code, k| sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let jump = |k, jf| sock_filter {
+            code: JEQ_K,
+            jt: 0,
+            jf,
+            k,
+        };
+        let pidfd = libc::CLONE_PIDFD as u32;
+        let mut prog = vec![
+            stmt(LD_W_ABS, 4),               // 0: seccomp_data.arch
+            jump(AUDIT_ARCH, 6),             // 1: foreign arch -> 8
+            stmt(LD_W_ABS, 0),               // 2: seccomp_data.nr
+            jump(libc::SYS_clone as u32, 4), // 3: not clone -> 8
+            stmt(LD_W_ABS, 16),              // 4: low word of args[0], the flags
+            stmt(AND_K, pidfd),              // 5
+            jump(pidfd, 1),                  // 6: no CLONE_PIDFD -> 8
+            stmt(
+                RET_K,
+                libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA),
+            ),
+            stmt(RET_K, libc::SECCOMP_RET_ALLOW), // 8
+        ];
+        install(&mut prog)
+    }
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+fn install(prog: &mut [libc::sock_filter]) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: prctl with integer arguments; seccomp(2) reads `fprog`, which points to `prog`,
+    // both alive for the call.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let ret = libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &fprog as *const libc::sock_fprog,
+        );
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! our children (a foreign `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`): pidfd_open(2), NOTES.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use platform::linux::PidFd;
@@ -18,16 +19,21 @@ use crate::spec::{Defaults, Spec};
 #[derive(Debug)]
 pub(crate) struct PidFdBackend;
 
+/// Set once `clone(CLONE_PIDFD)` has been refused: later spawns go straight to the std route.
+static CLONE_PIDFD_REFUSED: AtomicBool = AtomicBool::new(false);
+
 impl Backend for PidFdBackend {
     fn spawn(&self, spec: &mut Spec, defaults: Defaults) -> io::Result<Spawned> {
-        if spec.needs_std() {
+        if spec.needs_std() || CLONE_PIDFD_REFUSED.load(Ordering::Relaxed) {
             return spawn_std(spec.std_command(defaults)?);
         }
         let at = Instant::now();
         let spawned = match spawn_own(spec, defaults, true) {
-            // The probe passed, yet clone ignored CLONE_PIDFD: take the std route.
+            // The probe passed, yet clone ignored or refused CLONE_PIDFD (a kernel before 5.2,
+            // a seccomp filter on the flag): std then pidfd_open, from now on.
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                return spawn_std(spec.std_command(defaults)?)
+                CLONE_PIDFD_REFUSED.store(true, Ordering::Relaxed);
+                return spawn_std(spec.std_command(defaults)?);
             }
             other => other?,
         };

@@ -122,7 +122,7 @@ fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Sp
     drop(stack);
     let (pid, clone_error) = pid;
     if pid == -1 {
-        return Err(clone_error);
+        return Err(refused(clone_error, pidfd_flag));
     }
     finish(pid, pidfd_flag != 0, pidfd, &failure, &mut prepared)
 }
@@ -159,7 +159,7 @@ fn spawn_fork(
     };
     let (pid, clone_error) = pid;
     if pid == -1 {
-        return Err(clone_error);
+        return Err(refused(clone_error, pidfd_flag));
     }
     // Blocks until the child execs (EOF: the pipe was close-on-exec) or reports a failure.
     let failure = report.wait_for_exec()?;
@@ -170,6 +170,19 @@ fn spawn_fork(
         &failure,
         &mut prepared,
     )
+}
+
+/// A `clone` with `CLONE_PIDFD` that a sandbox refuses (`ENOSYS`, `EPERM`) or a kernel does
+/// not understand (`EINVAL`) is reported as `Unsupported`, for the caller to take another
+/// route; other errors (`EMFILE`, `EAGAIN`, `ENOMEM`) are passed on as they are.
+fn refused(e: io::Error, pidfd_flag: libc::c_int) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::ENOSYS | libc::EPERM | libc::EINVAL) if pidfd_flag != 0 => io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("clone with CLONE_PIDFD refused: {e}"),
+        ),
+        _ => e,
+    }
 }
 
 /// After the clone: own the pidfd, and turn a child's failure into an error once the child is
