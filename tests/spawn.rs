@@ -135,6 +135,14 @@ fn credentials_change_in_the_child_only() {
             .groups(&[65533, 65532]),
     );
     assert_eq!(out, "65534\n65533\n65533 65532\n");
+    // Ids above 65,535: 32-bit x86 and Arm have 16-bit-id calls under the plain names.
+    let out = stdout_of(
+        Command::new("sh")
+            .args(["-c", "id -u; id -g"])
+            .uid(100_000)
+            .gid(100_001),
+    );
+    assert_eq!(out, "100000\n100001\n");
     // Without explicit groups, dropping root also drops its supplementary groups.
     let out = stdout_of(Command::new("id").arg("-G").uid(65534).gid(65534));
     assert_eq!(out, "65534\n");

@@ -107,6 +107,18 @@ fn errno() -> i32 {
     unsafe { *libc::__error() }
 }
 
+// 32-bit x86 and Arm kept the 16-bit-id calls under the old names; the 32-bit ids are the
+// `*32` calls (arch/x86/entry/syscalls/syscall_32.tbl). glibc's wrappers pick them too.
+#[cfg(all(
+    target_os = "linux",
+    not(any(target_arch = "x86", target_arch = "arm"))
+))]
+use libc::{SYS_setgid as SYS_SETGID, SYS_setgroups as SYS_SETGROUPS, SYS_setuid as SYS_SETUID};
+#[cfg(all(target_os = "linux", any(target_arch = "x86", target_arch = "arm")))]
+use libc::{
+    SYS_setgid32 as SYS_SETGID, SYS_setgroups32 as SYS_SETGROUPS, SYS_setuid32 as SYS_SETUID,
+};
+
 /// `setgroups(2)`. Linux: the raw system call, which changes only the calling thread (see the
 /// module doc). `groups` may be null when `len` is 0.
 ///
@@ -115,7 +127,7 @@ fn errno() -> i32 {
 #[cfg(target_os = "linux")]
 unsafe fn set_groups(len: usize, groups: *const libc::gid_t) -> libc::c_long {
     // SAFETY: forwarded from this function's contract.
-    unsafe { libc::syscall(libc::SYS_setgroups, len, groups) }
+    unsafe { libc::syscall(SYS_SETGROUPS, len, groups) }
 }
 
 /// `setgroups(2)`. FreeBSD: `setgroups(0, NULL)` keeps only the effective group, as on Linux.
@@ -139,7 +151,7 @@ unsafe fn set_groups(len: usize, groups: *const libc::gid_t) -> libc::c_long {
 #[cfg(target_os = "linux")]
 fn set_gid(gid: libc::gid_t) -> libc::c_long {
     // SAFETY: the raw setgid system call takes a plain integer.
-    unsafe { libc::syscall(libc::SYS_setgid, gid) }
+    unsafe { libc::syscall(SYS_SETGID, gid) }
 }
 
 #[cfg(target_os = "freebsd")]
@@ -151,7 +163,7 @@ fn set_gid(gid: libc::gid_t) -> libc::c_long {
 #[cfg(target_os = "linux")]
 fn set_uid(uid: libc::uid_t) -> libc::c_long {
     // SAFETY: the raw setuid system call takes a plain integer.
-    unsafe { libc::syscall(libc::SYS_setuid, uid) }
+    unsafe { libc::syscall(SYS_SETUID, uid) }
 }
 
 #[cfg(target_os = "freebsd")]
