@@ -1,10 +1,56 @@
 //! Test support, not an API: makes chosen system calls fail, to test the fallbacks.
+//!
+//! Both filters are irreversible and reach every thread of the process and its future
+//! children (seccomp with `SECCOMP_FILTER_FLAG_TSYNC`): only for a throw-away process, a test
+//! re-executing itself.
 
 use std::io;
 
-/// Makes each `(syscall number, errno)` fail with that errno in every thread of this process
-/// and its future children (seccomp, `SECCOMP_FILTER_FLAG_TSYNC`). Irreversible: only for a
-/// throw-away process (a test re-executing itself).
+use libc::sock_filter;
+
+/// The audit architecture seccomp reports for this target, if known here.
+const AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
+    Some(0xC000_003E)
+} else if cfg!(target_arch = "x86") {
+    Some(0x4000_0003)
+} else if cfg!(target_arch = "aarch64") {
+    Some(0xC000_00B7)
+} else {
+    None
+};
+
+const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
+const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// Falls through when the accumulator equals `k`, else skips `jf` instructions.
+fn unless_eq(k: u32, jf: u8) -> sock_filter {
+    sock_filter {
+        code: JEQ_K,
+        jt: 0,
+        jf,
+        k,
+    }
+}
+
+fn fail_with(errno: i32) -> sock_filter {
+    stmt(
+        RET_K,
+        libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA),
+    )
+}
+
+/// Makes each `(syscall number, errno)` fail with that errno.
 ///
 /// Numbers ≥ 424 (the pidfd calls, `clone3`) are the same on every Linux architecture.
 /// Never give `clone3` `EPERM`: glibc falls back to `clone` only on `ENOSYS`, so `std`'s
@@ -14,104 +60,44 @@ use std::io;
 /// `Unsupported` on an architecture without a known audit number; what `prctl` or `seccomp`
 /// report (`ENOSYS` under qemu-user, `EINVAL` without seccomp filters).
 pub fn deny_syscalls(rules: &[(u32, i32)]) -> io::Result<()> {
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xC000_003E;
-    #[cfg(target_arch = "x86")]
-    const AUDIT_ARCH: u32 = 0x4000_0003;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xC000_00B7;
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
-    return Err(io::ErrorKind::Unsupported.into());
-
-    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
-    {
-        use libc::sock_filter;
-        const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-        const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-        const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-        let stmt = |code, k| sock_filter {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        };
-        let jump = |k, jt, jf| sock_filter {
-            code: JEQ_K,
-            jt,
-            jf,
-            k,
-        };
-        let n = u8::try_from(rules.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let mut prog = vec![
-            stmt(LD_W_ABS, 4), // seccomp_data.arch
-            jump(AUDIT_ARCH, 0, 2 * n + 1),
-            stmt(LD_W_ABS, 0), // seccomp_data.nr
-        ];
-        for &(nr, errno) in rules {
-            prog.push(jump(nr, 0, 1));
-            let ret = libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA);
-            prog.push(stmt(RET_K, ret));
-        }
-        prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-        install(&mut prog)
+    let arch = AUDIT_ARCH.ok_or(io::ErrorKind::Unsupported)?;
+    let n = u8::try_from(rules.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut prog = vec![
+        stmt(LD_W_ABS, 4), // seccomp_data.arch
+        unless_eq(arch, 2 * n + 1),
+        stmt(LD_W_ABS, 0), // seccomp_data.nr
+    ];
+    for &(nr, errno) in rules {
+        prog.push(unless_eq(nr, 1));
+        prog.push(fail_with(errno));
     }
+    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    install(&mut prog)
 }
 
 /// Makes `clone` fail with `errno` when its flags hold `CLONE_PIDFD`, and only then: a sandbox
-/// that allows pidfds but not their creation at spawn. Irreversible, as [`deny_syscalls`].
+/// that allows pidfds but not their creation at spawn.
 ///
 /// # Errors
 /// As [`deny_syscalls`].
 pub fn deny_clone_pidfd(errno: i32) -> io::Result<()> {
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xC000_003E;
-    #[cfg(target_arch = "x86")]
-    const AUDIT_ARCH: u32 = 0x4000_0003;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xC000_00B7;
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
-    return Err(io::ErrorKind::Unsupported.into());
-
-    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
-    {
-        use libc::sock_filter;
-        const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-        const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-        const AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
-        const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-        let stmt = |code, k| sock_filter {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        };
-        let jump = |k, jf| sock_filter {
-            code: JEQ_K,
-            jt: 0,
-            jf,
-            k,
-        };
-        let pidfd = libc::CLONE_PIDFD as u32;
-        let mut prog = vec![
-            stmt(LD_W_ABS, 4),               // 0: seccomp_data.arch
-            jump(AUDIT_ARCH, 6),             // 1: foreign arch -> 8
-            stmt(LD_W_ABS, 0),               // 2: seccomp_data.nr
-            jump(libc::SYS_clone as u32, 4), // 3: not clone -> 8
-            stmt(LD_W_ABS, 16),              // 4: low word of args[0], the flags
-            stmt(AND_K, pidfd),              // 5
-            jump(pidfd, 1),                  // 6: no CLONE_PIDFD -> 8
-            stmt(
-                RET_K,
-                libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA),
-            ),
-            stmt(RET_K, libc::SECCOMP_RET_ALLOW), // 8
-        ];
-        install(&mut prog)
-    }
+    let arch = AUDIT_ARCH.ok_or(io::ErrorKind::Unsupported)?;
+    let pidfd = libc::CLONE_PIDFD as u32;
+    let mut prog = vec![
+        stmt(LD_W_ABS, 4),                    // 0: seccomp_data.arch
+        unless_eq(arch, 6),                   // 1: else allow (8)
+        stmt(LD_W_ABS, 0),                    // 2: seccomp_data.nr
+        unless_eq(libc::SYS_clone as u32, 4), // 3: else allow
+        stmt(LD_W_ABS, 16),                   // 4: low word of args[0], the flags
+        stmt(AND_K, pidfd),                   // 5
+        unless_eq(pidfd, 1),                  // 6: else allow
+        fail_with(errno),                     // 7
+        stmt(RET_K, libc::SECCOMP_RET_ALLOW), // 8
+    ];
+    install(&mut prog)
 }
 
-#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
-fn install(prog: &mut [libc::sock_filter]) -> io::Result<()> {
+fn install(prog: &mut [sock_filter]) -> io::Result<()> {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
