@@ -72,19 +72,15 @@ impl Process for Watched {
 
     fn kill(&self) -> io::Result<()> {
         // Under the reactor's lock for this child, which is held for every reap: not reaped.
-        self.child.send_signal(9)
+        self.child.signal(9, false)
     }
 
     fn signal(&self, sig: i32, group: bool) -> io::Result<()> {
-        match group {
-            false => self.child.send_signal(sig),
-            true => self.child.send_signal_to_group(sig),
-        }
+        self.child.signal(sig, group)
     }
 
     fn abort(mut self: Box<Self>) {
         self.watch = None;
-        let _ = self.child.send_signal(9);
-        let _ = self.child.wait();
+        self.child.kill_and_reap();
     }
 }

@@ -56,6 +56,9 @@ struct Helper {
     child: ChildPid,
     /// The reactor's end of the helper's socket, in the poller once registered.
     watch: Option<(Registration<UnixStream>, usize)>,
+    /// Joined once the child is reaped, so that when its exit is published neither the
+    /// helper thread nor its end of the socket is left (the leak tests count both).
+    helper: Option<thread::JoinHandle<()>>,
 }
 
 impl Helper {
@@ -63,6 +66,7 @@ impl Helper {
         Helper {
             child: ChildPid::new(pid),
             watch: None,
+            helper: None,
         }
     }
 }
@@ -72,7 +76,7 @@ impl Process for Helper {
         let (ours, theirs) = UnixStream::pair()?;
         let registration = Registration::new(poller, ours, key).map_err(|(e, _)| e)?;
         let child = self.child;
-        thread::Builder::new()
+        let helper = thread::Builder::new()
             .name("childfd-wait".into())
             .stack_size(HELPER_STACK)
             .spawn(move || {
@@ -82,6 +86,7 @@ impl Process for Helper {
                 let _ = send_byte(theirs.as_fd());
             })?;
         self.watch = Some((registration, key));
+        self.helper = Some(helper);
         Ok(())
     }
 
@@ -93,23 +98,28 @@ impl Process for Helper {
     }
 
     fn try_reap(&mut self) -> io::Result<Option<ExitInfo>> {
-        self.child.try_reap()
+        let reaped = self.child.try_reap();
+        if let Ok(Some(_)) = reaped {
+            // The child was a zombie, so the helper's waitid has returned or is returning: this
+            // join waits at most for its last write and exit. (On an error the helper is left
+            // detached: it ends by itself once its waitid returns.)
+            if let Some(helper) = self.helper.take() {
+                let _ = helper.join();
+            }
+        }
+        reaped
     }
 
     fn kill(&self) -> io::Result<()> {
         // Under the reactor's lock for this child, which is held for every reap: not reaped.
-        self.child.send_signal(9)
+        self.child.signal(9, false)
     }
 
     fn signal(&self, sig: i32, group: bool) -> io::Result<()> {
-        match group {
-            false => self.child.send_signal(sig),
-            true => self.child.send_signal_to_group(sig),
-        }
+        self.child.signal(sig, group)
     }
 
     fn abort(self: Box<Self>) {
-        let _ = self.child.send_signal(9);
-        let _ = self.child.wait();
+        self.child.kill_and_reap();
     }
 }

@@ -197,8 +197,7 @@ fn finish(
     let child = ChildPid::new(pid as u32);
     if with_pidfd && pidfd < 0 {
         // The kernel ignored CLONE_PIDFD (before 5.2). The pid is still ours and unreaped.
-        let _ = child.send_signal(libc::SIGKILL);
-        let _ = child.wait();
+        child.kill_and_reap();
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "clone ignored CLONE_PIDFD (Linux before 5.2)",

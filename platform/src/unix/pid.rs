@@ -120,6 +120,24 @@ impl ChildPid {
         Ok(rustix::process::kill_process(pid, sig)?)
     }
 
+    /// Sends `sig` to the child, or with `group` to its process group: what every backend that
+    /// knows its child by pid does. The caller must know the child is not reaped yet.
+    ///
+    /// # Errors
+    /// As [`send_signal`](Self::send_signal).
+    pub fn signal(self, sig: i32, group: bool) -> io::Result<()> {
+        match group {
+            false => self.send_signal(sig),
+            true => self.send_signal_to_group(sig),
+        }
+    }
+
+    /// `SIGKILL`, then a blocking reap: the error path of a spawn that cannot be completed.
+    pub fn kill_and_reap(self) {
+        let _ = self.send_signal(libc::SIGKILL);
+        let _ = self.wait();
+    }
+
     /// Sends `sig` to the child's process group. The caller must know the child is not
     /// reaped yet, so that its group id is current.
     ///
