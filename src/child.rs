@@ -10,7 +10,9 @@ use futures_lite::{future, AsyncReadExt};
 
 use crate::backend::Pipes;
 use crate::pipes::{ChildStderr, ChildStdin, ChildStdout};
-use crate::reactor::{ChildState, Reactor};
+use crate::reactor::Reactor;
+use crate::state::ChildState;
+use crate::wait;
 use crate::spec::{Defaults, Spec};
 use crate::Exit;
 
@@ -89,7 +91,7 @@ impl Child {
     /// # Errors
     /// What `pidfd_send_signal(2)` reports other than "already reaped", e.g. `EPERM`.
     pub fn kill(&mut self) -> io::Result<()> {
-        self.reactor.kill(&self.state)
+        self.state.kill()
     }
 
     /// Sends the Unix signal `sig` (e.g. `15` for `SIGTERM`) to the child.
@@ -101,7 +103,7 @@ impl Child {
     /// `InvalidInput` for a signal number the OS does not have; `EPERM`.
     #[cfg(unix)]
     pub fn signal(&self, sig: i32) -> io::Result<()> {
-        self.reactor.signal(&self.state, sig, false)
+        self.state.signal(sig, false)
     }
 
     /// Sends the Unix signal `sig` to the child's whole process group: the way to stop a
@@ -122,7 +124,7 @@ impl Child {
     /// live on, but it can no longer be named safely.
     #[cfg(unix)]
     pub fn signal_group(&self, sig: i32) -> io::Result<()> {
-        self.reactor.signal(&self.state, sig, true)
+        self.state.signal(sig, true)
     }
 
     /// Returns the exit status if the child has exited, without blocking.
@@ -157,7 +159,7 @@ impl Child {
         self.stdin.take();
         let state = self.state.clone();
         let reactor = self.reactor;
-        async move { state.wait(reactor).await.map(|exit| exit.status()) }
+        async move { wait::exited(&state, reactor).await.map(|exit| exit.status()) }
     }
 
     /// Like [`status()`](Child::status), with everything else known about the exit: CPU time,
@@ -169,7 +171,7 @@ impl Child {
         self.stdin.take();
         let state = self.state.clone();
         let reactor = self.reactor;
-        async move { state.wait(reactor).await }
+        async move { wait::exited(&state, reactor).await }
     }
 
     /// The [`Exit`] if the child has exited, without blocking; see
@@ -178,8 +180,8 @@ impl Child {
     /// # Errors
     /// As [`try_status()`](Child::try_status).
     pub fn try_exited(&mut self) -> io::Result<Option<Exit>> {
-        if self.state.exit().is_none() {
-            self.reactor.reap(&self.state);
+        if !self.state.is_done() {
+            self.reactor.reap_now(&self.state);
         }
         self.state.exit().transpose()
     }
@@ -220,10 +222,13 @@ async fn read_all(pipe: Option<impl futures_io::AsyncRead + Unpin>) -> io::Resul
 impl Drop for Child {
     fn drop(&mut self) {
         if self.kill_on_drop {
-            let _ = self.reactor.kill(&self.state);
+            let _ = self.state.kill();
         }
         if !self.reap_on_drop {
-            self.reactor.forget(&self.state);
+            self.reactor.release(&self.state);
+        } else if !self.state.is_done() {
+            // Nobody can await it any more: the backstop reaps it once it exits.
+            self.reactor.adopt_dropped(&self.state);
         }
     }
 }

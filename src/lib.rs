@@ -65,15 +65,18 @@ mod pipes;
 mod reactor;
 mod set;
 mod spec;
+mod state;
 mod stdio;
 #[cfg(unix)]
 pub mod unix;
+mod wait;
 
-pub use backend::{backend, BackendInfo};
+pub use backend::BackendInfo;
 pub use child::Child;
 pub use command::Command;
 pub use driver::driver;
 pub use exit::Exit;
+pub use reactor::backend;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 pub use set::ChildSet;
 pub use stdio::Stdio;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::{future, AsyncReadExt, FutureExt};
 
-use crate::{Child, Exit};
+use crate::{wait, Child, Exit};
 
 /// The POSIX numbers, the same on every Unix.
 #[cfg(unix)]
@@ -59,22 +59,24 @@ impl Child {
         let (reactor, state) = (self.reactor, self.state.clone());
         // Signalled now, not at the first poll: by then the child may have been reaped, and
         // its group could no longer be named.
-        let deadline = Instant::now() + grace;
-        let started = reactor
-            .leads_group(&state)
-            .and_then(|group| reactor.signal(&state, SIGTERM, group).map(|()| group));
+        let deadline = Instant::now().checked_add(grace);
+        let started = state
+            .leads_group()
+            .and_then(|group| state.signal(SIGTERM, group).map(|()| group));
         async move {
             let group = started?;
-            let exit = match timeout_at(deadline, state.wait(reactor)).await {
+            let exit = match timeout_at(deadline, wait::exited(&state, reactor)).await {
                 Some(exit) => exit?,
                 None => {
-                    reactor.signal(&state, SIGKILL, group)?;
-                    state.wait(reactor).await?
+                    state.signal(SIGKILL, group)?;
+                    wait::exited(&state, reactor).await?
                 }
             };
             if group {
                 let pgid = state.pid;
-                while platform::unix::group_has_running_members(pgid) && Instant::now() < deadline {
+                while platform::unix::group_has_running_members(pgid)
+                    && deadline.map_or(true, |d| Instant::now() < d)
+                {
                     Timer::after(GROUP_POLL).await;
                 }
                 // Only while a member (even a zombie) pins the id: an empty group's id may
@@ -98,7 +100,11 @@ impl Child {
         limit: Duration,
     ) -> impl Future<Output = io::Result<Option<Exit>>> + Send + 'static {
         let exited = self.exited();
-        async move { timeout_at(Instant::now() + limit, exited).await.transpose() }
+        async move {
+            timeout_at(Instant::now().checked_add(limit), exited)
+                .await
+                .transpose()
+        }
     }
 
     /// [`status()`](Child::status), bounded: `Ok(None)` if the child is still running after
@@ -124,7 +130,7 @@ impl Child {
         let (mut stdout, mut stderr) = (self.stdout.take(), self.stderr.take());
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let status = self.status();
-        let finished = timeout_at(Instant::now() + limit, async {
+        let finished = timeout_at(Instant::now().checked_add(limit), async {
             let read_out = async {
                 match &mut stdout {
                     Some(pipe) => pipe.read_to_end(&mut out).await.map(drop),
@@ -155,18 +161,37 @@ impl Child {
         }
     }
 
-    /// [`exited()`](Child::exited) for blocking code: parks the calling thread until the child
-    /// has exited.
+    /// [`exited()`](Child::exited) for blocking code: closes stdin and parks the calling thread
+    /// until the child has exited.
+    ///
+    /// With the `pidfd` backend the calling thread waits on the child's pidfd itself
+    /// (`poll(2)`, then `waitid`): the kernel wakes this thread, and no executor or other
+    /// thread is involved. Other backends wait through the backstop reactor's thread.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)] {
+    /// let mut child = childfd::Command::new("sh").args(["-c", "exit 4"]).spawn()?;
+    /// let exit = child.wait_blocking()?;
+    /// assert_eq!(exit.status().code(), Some(4));
+    /// # }
+    /// # std::io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     /// As [`exited()`](Child::exited).
     pub fn wait_blocking(&mut self) -> io::Result<Exit> {
-        future::block_on(self.exited())
+        self.stdin.take();
+        wait::blocking(&self.state, self.reactor)
     }
 }
 
-/// `Some(output)` if `fut` completes before `deadline`.
-async fn timeout_at<T>(deadline: Instant, fut: impl Future<Output = T>) -> Option<T> {
+/// `Some(output)` if `fut` completes before `deadline`; `None` for the deadline means never
+/// (a limit past what `Instant` can represent, such as `Duration::MAX`).
+async fn timeout_at<T>(deadline: Option<Instant>, fut: impl Future<Output = T>) -> Option<T> {
+    let Some(deadline) = deadline else {
+        return Some(fut.await);
+    };
     async { Some(fut.await) }
         .or(async {
             Timer::at(deadline).await;

@@ -1,45 +1,39 @@
 //! Many children, and whichever exits first: Plan 9's `wait()`, WASIX's `proc_join(None)`,
 //! Inferno's `Wait->monitor` channel.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use event_listener::{Event, EventListener};
+use event_listener::{EventListener, Listener};
 use slab::Slab;
 
-use crate::reactor::{lock, Reactor};
+use crate::reactor::Reactor;
+use crate::state::ExitQueue;
 use crate::{Child, Exit};
 
-/// The keys of members that have exited, in the order the reactor reaped them.
-#[derive(Debug, Default)]
-pub(crate) struct SetQueue {
-    ready: Mutex<VecDeque<usize>>,
-    event: Event,
-}
+mod watch;
 
-impl SetQueue {
-    pub(crate) fn push(&self, key: usize) {
-        lock(&self.ready).push_back(key);
-        self.event.notify(1);
-    }
-
-    fn pop(&self) -> Option<usize> {
-        lock(&self.ready).pop_front()
-    }
-}
+use watch::SetWatch;
 
 /// A set of children that yields each one's exit as it happens, whichever comes first.
 ///
-/// The reactor pushes an exited member onto the set's queue when it reaps it, so a set of
-/// thousands costs nothing per member beyond the child itself: no task, no thread, no scan of
-/// the members on each exit. Every exit is reported exactly once. Dropping the set drops its
-/// members: each is reaped in the background, or killed first if it was spawned with
-/// [`kill_on_drop`](crate::Command::kill_on_drop).
+/// On Linux (the `pidfd` backend) the set watches its members' pidfds in a poller of its own,
+/// and whoever polls the set is the thread the kernel wakes: under async-io (smol,
+/// async-std, `async_io::block_on`), [`next()`](ChildSet::next) waits in async-io's reactor
+/// on that one poller; [`next_blocking()`](ChildSet::next_blocking) waits in `epoll_wait` on
+/// the calling thread. A set of a thousand children then costs what one poll over a thousand
+/// descriptors costs: no task, thread or scan per member. Members of other backends are
+/// watched by the backstop reactor, which tells the set of each exit.
+///
+/// Like a [`Child`], a set reaps its members when it is polled: an exited member stays a
+/// zombie until the next call to `next`, `try_next` or `next_blocking`, and its
+/// [`Exit::wall_time`] then includes the wait. Every exit is reported exactly once. Dropping
+/// the set drops its members: each is reaped in the background, or killed first if it was
+/// spawned with [`kill_on_drop`](crate::Command::kill_on_drop).
 ///
 /// A `ChildSet` is also a [`Stream`](futures_core::Stream) of the same items as
 /// [`next()`](ChildSet::next).
@@ -64,19 +58,29 @@ impl SetQueue {
 /// # std::io::Result::Ok(()) }).unwrap();
 /// ```
 pub struct ChildSet {
-    members: Slab<Child>,
-    queue: Arc<SetQueue>,
+    members: Slab<Member>,
+    queue: Arc<ExitQueue>,
+    watch: SetWatch,
     listener: Option<EventListener>,
-    /// Watches the poller while no reactor thread exists (see [`Reactor::help`]).
+    /// Watches the backstop's poller while no reactor thread exists (see `Reactor::help`).
     helper: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+struct Member {
+    /// Dropped before the child: the set's watch of its descriptor ends first.
+    watched: bool,
+    child: Child,
 }
 
 impl ChildSet {
     /// An empty set.
     pub fn new() -> ChildSet {
+        let watch = SetWatch::new();
+        let queue = Arc::new(ExitQueue::new(watch.notifier()));
         ChildSet {
             members: Slab::new(),
-            queue: Arc::default(),
+            queue,
+            watch,
             listener: None,
             helper: None,
         }
@@ -87,8 +91,15 @@ impl ChildSet {
     pub fn insert(&mut self, child: Child) -> u32 {
         let pid = child.id();
         let entry = self.members.vacant_entry();
-        child.state.join_set(&self.queue, entry.key());
-        entry.insert(child);
+        let key = entry.key();
+        child.state.join_set(&self.queue, key);
+        // A member the set cannot watch itself (no pidfd, or no poller: EMFILE) is left to
+        // the backstop, which pushes its exit to the queue.
+        let watched = self.watch.add(&child.state, key);
+        if !watched {
+            let _ = child.reactor.adopt(&child.state);
+        }
+        entry.insert(Member { watched, child });
         pid
     }
 
@@ -97,7 +108,7 @@ impl ChildSet {
     pub fn get_mut(&mut self, pid: u32) -> Option<&mut Child> {
         self.members
             .iter_mut()
-            .map(|(_, c)| c)
+            .map(|(_, m)| &mut m.child)
             .find(|c| c.id() == pid)
     }
 
@@ -106,11 +117,14 @@ impl ChildSet {
         let key = self
             .members
             .iter()
-            .find(|(_, c)| c.id() == pid)
+            .find(|(_, m)| m.child.id() == pid)
             .map(|(k, _)| k)?;
-        let child = self.members.remove(key);
-        child.state.leave_set();
-        Some(child)
+        let member = self.members.remove(key);
+        if member.watched {
+            self.watch.remove(key);
+        }
+        member.child.state.leave_set();
+        Some(member.child)
     }
 
     /// How many members have not been reported yet.
@@ -132,12 +146,10 @@ impl ChildSet {
         if let Some(item) = self.take_ready() {
             return Some(item);
         }
-        // Driven from executors only: a driver may not be polled right now.
-        if let Ok(reactor) = Reactor::get() {
-            if !reactor.drivers.thread_started() {
-                let _ = reactor.try_poll_now();
-            }
+        if self.reap_ready(Some(std::time::Duration::ZERO)).is_err() {
+            self.give_up_watch();
         }
+        self.help_backstop_now();
         self.take_ready()
     }
 
@@ -152,19 +164,79 @@ impl ChildSet {
         futures_lite::future::poll_fn(move |cx| self.poll_next_exit(cx))
     }
 
-    /// [`next()`](ChildSet::next) for blocking code.
+    /// [`next()`](ChildSet::next) for blocking code: the calling thread waits in the set's
+    /// poller itself.
     ///
     /// # Errors
     /// As [`next()`](ChildSet::next).
     pub fn next_blocking(&mut self) -> Option<io::Result<(u32, Exit)>> {
-        futures_lite::future::block_on(self.next())
+        loop {
+            if let Some(item) = self.take_ready() {
+                return Some(item);
+            }
+            if self.members.is_empty() {
+                return None;
+            }
+            if self.watch.is_active() {
+                if self.reap_ready(None).is_err() {
+                    self.give_up_watch();
+                }
+                continue;
+            }
+            // Only the backstop watches the members: its thread must run, since no executor
+            // polls a `driver()` while this thread blocks.
+            let reactor = match Reactor::get() {
+                Ok(reactor) => reactor,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Err(e) = reactor.drivers.start_thread(reactor) {
+                return Some(Err(e));
+            }
+            let listener = self.queue.listen();
+            if self.queue.is_empty() {
+                listener.wait();
+            }
+        }
+    }
+
+    /// Reaps the members the set's poller says may have exited, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// What `epoll_wait` reports: the set then leaves its members to the backstop.
+    fn reap_ready(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        let members = &self.members;
+        self.watch.poll(timeout, |key| {
+            let child = &members.get(key)?.child;
+            Some((child.reactor, child.state.clone()))
+        })
+    }
+
+    /// The set's poller cannot be watched from this executor (async-io refused it): its
+    /// members go to the backstop, which pushes their exits to the queue.
+    fn give_up_watch(&mut self) {
+        self.watch = SetWatch::inactive();
+        for (_, member) in self.members.iter_mut() {
+            if std::mem::take(&mut member.watched) {
+                let _ = member.child.reactor.adopt(&member.child.state);
+            }
+        }
+    }
+
+    /// In `driver()` mode the backstop may not be polled right now: poll it once.
+    fn help_backstop_now(&self) {
+        if let Ok(reactor) = Reactor::get() {
+            if !reactor.drivers.thread_started() {
+                let _ = reactor.try_poll_now();
+            }
+        }
     }
 
     fn take_ready(&mut self) -> Option<io::Result<(u32, Exit)>> {
         while let Some(key) = self.queue.pop() {
-            let Some(child) = self.members.get_mut(key) else {
+            let Some(member) = self.members.get_mut(key) else {
                 continue;
             };
+            let child = &mut member.child;
             let pid = child.id();
             let exit = match child.try_exited() {
                 // The key of a removed member, reused by a newer one: its own exit will queue
@@ -174,7 +246,9 @@ impl ChildSet {
                 // Name the member whose status was lost: it leaves the set with this error.
                 Err(e) => Err(io::Error::new(e.kind(), format!("child {pid}: {e}"))),
             };
-            self.members.remove(key);
+            if self.members.remove(key).watched {
+                self.watch.remove(key);
+            }
             return Some(exit);
         }
         None
@@ -190,8 +264,26 @@ impl ChildSet {
                 self.listener = None;
                 return Poll::Ready(None);
             }
+            if self.watch.is_active() {
+                // Every exit wakes the set's poller: its members' pidfds are in it, and the
+                // backstop's pushes to the queue notify it. Readiness first, then the reap.
+                match self.watch.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        if self.reap_ready(Some(std::time::Duration::ZERO)).is_err() {
+                            self.give_up_watch();
+                        }
+                        continue;
+                    }
+                    Poll::Ready(Err(_)) => {
+                        self.give_up_watch();
+                        continue;
+                    }
+                    Poll::Pending => return self.help_drive(cx),
+                }
+            }
+            // Some members are only watched by the backstop: listen to the queue it feeds.
             match &mut self.listener {
-                None => self.listener = Some(self.queue.event.listen()),
+                None => self.listener = Some(self.queue.listen()),
                 Some(listener) => {
                     if Pin::new(listener).poll(cx).is_pending() {
                         return self.help_drive(cx);
@@ -202,7 +294,8 @@ impl ChildSet {
         }
     }
 
-    /// While no reactor thread exists, the waiter watches the poller too (see `driver()`).
+    /// While no reactor thread exists, the waiter watches the backstop's poller too (see
+    /// `driver()`).
     fn help_drive(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<(u32, Exit)>>> {
         if let Ok(reactor) = Reactor::get() {
             if !reactor.drivers.thread_started() {

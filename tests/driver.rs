@@ -1,5 +1,5 @@
-//! `driver()` polls the reactor from the caller's executor, so no reactor thread is started;
-//! when the last driver goes away, the thread takes over. Its own binary: threads are global.
+//! `driver()` polls the backstop reactor from the caller's executor, so no reactor thread is
+//! started; when the last driver goes away, the thread takes over. Its own binary: threads are global.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -38,12 +38,27 @@ fn driver_replaces_the_thread_and_hands_over_when_dropped() {
         "a driver was running: no thread needed"
     );
 
-    // A child still running when the only driver is dropped must still be noticed.
+    // An awaited child needs neither: its waiter watches it.
     let mut child = Command::new("sleep").arg("0.2").spawn().unwrap();
     drop(task);
     drop(ex);
     let status = block_on(child.status()).unwrap();
     assert!(status.success());
+    if childfd::backend().unwrap().name() == "pidfd" {
+        assert_eq!(reactor_threads(), 0, "the waiter watched its child");
+    }
+
+    // A child dropped while running, with no driver left, is still reaped: the thread takes
+    // over.
+    let child = Command::new("sleep").arg("0.2").spawn().unwrap();
+    let pid = child.id();
+    drop(child);
+    assert!(
+        common::eventually(Duration::from_secs(5), || !common::children()
+            .iter()
+            .any(|(p, _)| *p == pid)),
+        "the dropped child was reaped"
+    );
     assert_eq!(reactor_threads(), 1, "the thread took over");
 
     // With the thread running, a new driver takes over again and the thread stands aside.

@@ -12,8 +12,11 @@ use common::{block_on, children, eventually, open_fds, sigchld_touched, thread_n
 #[test]
 fn spawn_drop_cycles_leave_nothing_behind() {
     assert!(!sigchld_touched(), "the test harness itself set SIGCHLD");
-    // Warm up: the reactor thread, async-io's thread and their descriptors exist from now on.
+    // Warm up: async-io's thread (awaited children and pipes), the backstop reactor's thread
+    // (a dropped child) and their descriptors exist from now on.
     block_on(Command::new("true").stdout(Stdio::piped()).output()).unwrap();
+    drop(Command::new("true").spawn().unwrap());
+    assert!(eventually(Duration::from_secs(5), || children().is_empty()));
     let fds = open_fds();
     let threads = thread_names();
 

@@ -1,8 +1,9 @@
 //! The mechanisms that create a child and tell when it has exited, behind one small trait.
 //!
-//! The reactor, the futures and the waking are written once, above these two traits; a
-//! backend only knows how to spawn, how to put its descriptor in the reactor's poller, how to
-//! collect an exit without blocking, and how to signal.
+//! The waiting, the reactor, the futures and the waking are written once, above these two
+//! traits; a backend only knows how to spawn, how to put its descriptor in the reactor's
+//! poller (or hand it to a waiter), how to collect an exit without blocking, and how to
+//! signal. Nothing here knows who waits.
 //!
 //! | backend | targets | spawn | readiness | reap |
 //! |---|---|---|---|---|
@@ -43,7 +44,7 @@ mod procdesc;
 mod thread;
 #[cfg(not(any(unix, windows)))]
 mod unsupported;
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(windows)]
 mod watch;
 #[cfg(windows)]
 mod windows;
@@ -72,6 +73,13 @@ pub(crate) const SHARED_KEY: usize = usize::MAX - 1;
 
 /// One child as a backend holds it. Every method is non-blocking except [`Process::abort`].
 pub(crate) trait Process: Send + fmt::Debug {
+    /// The descriptor a waiter can watch itself, shared with the process until the reap;
+    /// `None` for a child only the reactor can watch (it is then registered at spawn).
+    #[cfg(target_os = "linux")]
+    fn pidfd(&self) -> Option<std::sync::Arc<platform::linux::PidFd>> {
+        None
+    }
+
     /// Starts watching: readiness of `key` in `poller` (or a hint of `key` from
     /// [`Backend::shared_ready`]) will say that the child may have exited.
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()>;
@@ -298,32 +306,4 @@ impl std::fmt::Display for BackendInfo {
             None => f.write_str(self.name),
         }
     }
-}
-
-/// The mechanism this process uses for its children, chosen once by a probe (the first call
-/// makes it) and overridable with the environment variable `CHILDFD_BACKEND=thread` (or the
-/// platform's own: `pidfd` on Linux, `procdesc` on FreeBSD, `kqueue` on macOS, `handle` on
-/// Windows).
-///
-/// | backend | where | how an exit is noticed |
-/// |---|---|---|
-/// | `pidfd` | Linux 5.4+, pidfd system calls allowed | the child's pidfd in the reactor's poller |
-/// | `procdesc` | FreeBSD | the child's process descriptor in a private kqueue, in the reactor's poller |
-/// | `kqueue` | macOS | `EVFILT_PROC` on the child's pid, in the reactor's poller |
-/// | `thread` | any other Unix, or Linux when the probe fails | one helper thread per running child |
-/// | `handle` | Windows | the process handle, waited for by the IOCP thread pool |
-/// | `unsupported` | any other target | - |
-///
-/// # Errors
-/// An invalid `CHILDFD_BACKEND`; a passing failure of the probe or of creating the reactor
-/// (`EMFILE`), which is retried by the next call.
-///
-/// # Examples
-/// ```
-/// let backend = childfd::backend()?;
-/// println!("children are watched by: {backend}");
-/// # std::io::Result::Ok(())
-/// ```
-pub fn backend() -> io::Result<BackendInfo> {
-    Ok(crate::reactor::Reactor::get()?.info.clone())
 }

@@ -6,13 +6,13 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use platform::linux::PidFd;
 use platform::{ExitInfo, Registration};
 use polling::Poller;
 
-use super::watch::Watch;
 use super::{pipes, request, Backend, Process, Spawned};
 use crate::spec::{Defaults, Spec};
 
@@ -43,7 +43,7 @@ impl Backend for PidFdBackend {
         Ok(Spawned {
             pid: spawned.pid,
             at,
-            process: Box::new(PidFdProcess(Watch::Idle(pidfd))),
+            process: Box::new(PidFdProcess::new(pidfd)),
             pipes: pipes(spawned.pipes),
         })
     }
@@ -80,50 +80,67 @@ fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
     Ok(Spawned {
         pid,
         at,
-        process: Box::new(PidFdProcess(Watch::Idle(fd))),
+        process: Box::new(PidFdProcess::new(fd)),
         pipes: super::std_pipes(&mut child),
     })
 }
 
-/// A pidfd, first on its own, then in the reactor's poller.
+/// A pidfd, shared with the waiters that watch it (each through its own `Arc`, so a watch is
+/// always deregistered before the descriptor closes), and in the backstop's poller once
+/// adopted. Dropping the process at the reap closes it unless a watch still holds it.
 #[derive(Debug)]
-struct PidFdProcess(Watch<PidFd, Registration<PidFd>>);
+struct PidFdProcess {
+    fd: Arc<PidFd>,
+    watch: Option<(Registration<Arc<PidFd>>, usize)>,
+}
 
 impl PidFdProcess {
-    fn fd(&self) -> io::Result<&PidFd> {
-        self.0.source()
+    fn new(fd: PidFd) -> PidFdProcess {
+        PidFdProcess {
+            fd: Arc::new(fd),
+            watch: None,
+        }
     }
 }
 
 impl Process for PidFdProcess {
+    fn pidfd(&self) -> Option<Arc<PidFd>> {
+        Some(self.fd.clone())
+    }
+
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()> {
-        self.0.register(poller, key)
+        if self.watch.is_some() {
+            return Err(io::Error::other("childfd: pidfd registered twice"));
+        }
+        let registration = Registration::new(poller, self.fd.clone(), key).map_err(|(e, _)| e)?;
+        self.watch = Some((registration, key));
+        Ok(())
     }
 
     fn rearm(&self) -> io::Result<()> {
-        self.0.rearm()
+        match &self.watch {
+            Some((registration, key)) => registration.rearm(*key),
+            None => Ok(()),
+        }
     }
 
     fn try_reap(&mut self) -> io::Result<Option<ExitInfo>> {
-        self.fd()?.try_wait()
+        self.fd.try_wait()
     }
 
     fn kill(&self) -> io::Result<()> {
-        self.fd()?.kill().map(drop)
+        self.fd.kill().map(drop)
     }
 
     fn signal(&self, sig: i32, group: bool) -> io::Result<()> {
-        let fd = self.fd()?;
         match group {
-            false => fd.send_signal(sig).map(drop),
-            true => fd.send_signal_to_group(sig).map(drop),
+            false => self.fd.send_signal(sig).map(drop),
+            true => self.fd.send_signal_to_group(sig).map(drop),
         }
     }
 
     fn abort(self: Box<Self>) {
-        if let Ok(fd) = self.fd() {
-            let _ = fd.kill();
-            let _ = fd.wait();
-        }
+        let _ = self.fd.kill();
+        let _ = self.fd.wait();
     }
 }

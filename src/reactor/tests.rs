@@ -12,6 +12,18 @@ use platform::{ExitInfo, Registration};
 use polling::Poller;
 
 use super::*;
+use crate::backend::Process;
+
+/// Adopts a mock child, as a dropped `Child` is.
+fn watch(r: &'static Reactor, m: Box<Mock>) -> Arc<ChildState> {
+    let state = ChildState::new(42, Instant::now(), m);
+    r.adopt(&state).unwrap();
+    state
+}
+
+fn key(state: &ChildState) -> usize {
+    state.slot().key.expect("adopted")
+}
 
 /// A "child" whose descriptor is a socket: writing to the peer makes it ready. It claims to
 /// have exited only after `spurious` readiness events that were not exits.
@@ -95,16 +107,24 @@ fn mock(spurious: usize) -> (Box<Mock>, UnixStream, Arc<AtomicUsize>, Arc<Atomic
 fn spurious_readiness_rearms_and_a_later_exit_is_delivered() {
     let r = reactor();
     let (m, mut peer, polls, _) = mock(3);
-    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
+    let state = watch(r, m);
     peer.write_all(b"x").unwrap();
-    // Each poll sees readiness (the byte stays unread), and the first three are not exits.
+    // Each readiness is seen (the byte stays unread), and the first three are not exits. From
+    // the second on, the child is watched again only after a delay: polls in between see
+    // nothing, so a child that stays readable without exiting cannot make the reactor spin.
+    let started = Instant::now();
     for expected in 1..=3 {
-        r.poll_once(Some(Duration::from_secs(5))).unwrap();
+        while polls.load(Ordering::SeqCst) < expected {
+            r.poll_once(Some(Duration::from_secs(5))).unwrap();
+        }
         assert_eq!(polls.load(Ordering::SeqCst), expected);
         assert!(state.exit().is_none());
         assert!(r.has_children());
     }
-    r.poll_once(Some(Duration::from_secs(5))).unwrap();
+    assert!(started.elapsed() >= spurious_delay(2));
+    while state.exit().is_none() {
+        r.poll_once(Some(Duration::from_secs(5))).unwrap();
+    }
     let exit = state.exit().unwrap().unwrap();
     assert_eq!(exit.status().code(), Some(7));
     assert!(!r.has_children(), "a reaped child leaves the reactor");
@@ -122,11 +142,11 @@ fn spurious_readiness_rearms_and_a_later_exit_is_delivered() {
 fn waiters_all_get_the_same_exit() {
     let r = reactor();
     let (m, mut peer, _, _) = mock(0);
-    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
+    let state = watch(r, m);
     let waiters: Vec<_> = (0..4)
         .map(|_| {
             let state = state.clone();
-            std::thread::spawn(move || futures_lite::future::block_on(state.wait(r)))
+            std::thread::spawn(move || futures_lite::future::block_on(crate::wait::exited(&state, r)))
         })
         .collect();
     peer.write_all(b"x").unwrap();
@@ -140,13 +160,13 @@ fn waiters_all_get_the_same_exit() {
 fn kill_after_reap_reaches_nobody() {
     let r = reactor();
     let (m, mut peer, _, killed) = mock(0);
-    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
-    r.kill(&state).unwrap();
+    let state = watch(r, m);
+    state.kill().unwrap();
     assert_eq!(killed.load(Ordering::SeqCst), 1);
     peer.write_all(b"x").unwrap();
     r.poll_once(Some(Duration::from_secs(5))).unwrap();
     assert!(state.exit().is_some());
-    r.kill(&state).unwrap();
+    state.kill().unwrap();
     assert_eq!(
         killed.load(Ordering::SeqCst),
         1,
@@ -158,16 +178,19 @@ fn kill_after_reap_reaches_nobody() {
 fn a_stale_key_is_ignored() {
     let r = reactor();
     let (m, _peer, polls, _) = mock(0);
-    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
-    r.forget(&state);
+    let state = watch(r, m);
+    r.release(&state);
     assert!(!r.has_children());
     r.reap(&state);
     assert_eq!(
         polls.load(Ordering::SeqCst),
         0,
-        "a forgotten child is not polled"
+        "a released child is not polled"
     );
-    assert!(state.exit().is_none());
+    assert!(
+        state.exit().unwrap().is_err(),
+        "its waiters are told it was released"
+    );
 }
 
 /// A backend that watches its children through one source under `SHARED_KEY`, as FreeBSD's
@@ -217,10 +240,11 @@ fn a_shared_source_names_the_children_to_reap() {
     // The children's own sources never become ready: only the shared one speaks for them.
     let (a, _a_peer, a_polls, _) = mock(0);
     let (b, _b_peer, b_polls, _) = mock(0);
-    let a = r.watch(42, a, std::time::Instant::now()).unwrap();
-    let b = r.watch(43, b, std::time::Instant::now()).unwrap();
+    let a = watch(r, a);
+    let b = watch(r, b);
 
-    lock(&backend.reported).push(b.key);
+    let (key_a, key_b) = (key(&a), key(&b));
+    lock(&backend.reported).push(key_b);
     peer.write_all(b"x").unwrap();
     r.poll_once(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(backend.drains.load(Ordering::SeqCst), 1);
@@ -232,7 +256,7 @@ fn a_shared_source_names_the_children_to_reap() {
     assert_eq!(a_polls.load(Ordering::SeqCst), 0);
 
     // A stale key and a reaped child are only hints: ignored, nothing panics.
-    lock(&backend.reported).extend([1000, b.key, a.key]);
+    lock(&backend.reported).extend([1000, key_b, key_a]);
     peer.write_all(b"x").unwrap();
     r.poll_once(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(a.exit().unwrap().unwrap().status().code(), Some(7));
@@ -248,9 +272,9 @@ fn a_shared_source_names_the_children_to_reap() {
 fn a_shared_hint_that_is_not_an_exit_rearms_the_child() {
     let (r, backend, mut peer) = shared_reactor();
     let (m, _m_peer, polls, _) = mock(1);
-    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
+    let state = watch(r, m);
     for expected in 1..=2 {
-        lock(&backend.reported).push(state.key);
+        lock(&backend.reported).push(key(&state));
         peer.write_all(b"x").unwrap();
         r.poll_once(Some(Duration::from_secs(5))).unwrap();
         assert_eq!(polls.load(Ordering::SeqCst), expected);
@@ -262,7 +286,7 @@ fn a_shared_hint_that_is_not_an_exit_rearms_the_child() {
 fn a_backend_without_a_shared_source_ignores_its_key() {
     let r = reactor();
     let (m, _peer, polls, _) = mock(0);
-    let state = r.watch(42, m, std::time::Instant::now()).unwrap();
+    let state = watch(r, m);
     let (ours, mut theirs) = UnixStream::pair().unwrap();
     let _registration = Registration::new(&r.poller, ours, backend::SHARED_KEY).unwrap();
     theirs.write_all(b"x").unwrap();

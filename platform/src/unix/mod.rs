@@ -7,8 +7,10 @@ mod child;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub(crate) mod fork;
 mod pid;
+mod poll;
 pub mod prepare;
 
+pub use poll::wait_readable;
 pub use pid::{
     group_exists, group_has_running_members, leads_group, send_byte, signal_group_id, ChildPid,
 };

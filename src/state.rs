@@ -1,0 +1,286 @@
+//! One child as every waiter shares it: the backend's handle under the child's lock, and the
+//! exit, published once by whichever reaper gets there first.
+//!
+//! Reapers are the task or thread that awaits the child (`wait`), `try_status`, a `ChildSet`
+//! and the backstop reactor. They agree through the child's lock: each reaps only with it
+//! held, without blocking, and the first to collect the exit publishes it before releasing
+//! the lock; the others then find no process left and read the published exit. Signals are
+//! sent under the same lock, so a pid-based backend can never signal a recycled pid.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::Instant;
+
+use event_listener::{Event, EventListener};
+
+use crate::backend::Process;
+use crate::Exit;
+
+/// Mutexes here guard plain data that every path leaves consistent, so a panic elsewhere
+/// (a waker) must not turn into a second panic in a reaper.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs a waker-calling notification so that a panicking waker cannot unwind into the reaper
+/// (the reactor thread, or another child's waiter): the exit is published either way.
+pub(crate) fn notify_guarded(f: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(f));
+}
+
+/// One child, shared by its `Child` handle, its waiters, its set and the backstop reactor.
+#[derive(Debug)]
+pub(crate) struct ChildState {
+    pub(crate) pid: u32,
+    spawned: Instant,
+    slot: Mutex<Slot>,
+    exit: OnceLock<Result<Exit, SavedError>>,
+    exited: Event,
+    /// The set told of the exit, and the child's key there. Locked around storing the exit,
+    /// so that a set joined concurrently hears of it exactly once.
+    set: Mutex<Option<(Weak<ExitQueue>, usize)>>,
+}
+
+/// What the child's lock guards.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    /// `None` once the child has been reaped or released: its descriptor is then closed.
+    pub(crate) process: Option<Box<dyn Process>>,
+    /// The child's key in the backstop reactor, once that watches it.
+    pub(crate) key: Option<usize>,
+    /// Readiness that turned out not to be an exit, in a row: a traced child whose zombie its
+    /// tracer holds stays readable, and each retry waits longer (see `spurious_delay`).
+    pub(crate) spurious: u32,
+}
+
+/// What a reap attempt found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reaped {
+    /// The exit (or an error) is published now; the backstop key the child held, if any, is
+    /// free.
+    Now(Option<usize>),
+    /// Still running, or readiness was spurious: the `n`th in a row.
+    Running(u32),
+    /// Reaped or released before: the outcome is published.
+    Before,
+}
+
+/// How long to wait before watching a child again after its `n`th spurious readiness in a
+/// row: nothing the first time (a stale event), then 1 ms doubling to 100 ms, so that a
+/// zombie held by a paused tracer costs a few wake-ups a second instead of a CPU.
+pub(crate) fn spurious_delay(n: u32) -> std::time::Duration {
+    let ms = match n {
+        0 | 1 => 0,
+        n => (1u64 << (n - 2).min(7)).min(100),
+    };
+    std::time::Duration::from_millis(ms)
+}
+
+impl ChildState {
+    pub(crate) fn new(pid: u32, spawned: Instant, process: Box<dyn Process>) -> Arc<ChildState> {
+        Arc::new(ChildState {
+            pid,
+            spawned,
+            slot: Mutex::new(Slot {
+                process: Some(process),
+                key: None,
+                spurious: 0,
+            }),
+            exit: OnceLock::new(),
+            exited: Event::new(),
+            set: Mutex::new(None),
+        })
+    }
+
+    /// The child's lock.
+    pub(crate) fn slot(&self) -> MutexGuard<'_, Slot> {
+        lock(&self.slot)
+    }
+
+    /// The exit, if the child has been reaped (or released, as an error).
+    pub(crate) fn exit(&self) -> Option<io::Result<Exit>> {
+        self.exit
+            .get()
+            .map(|r| r.as_ref().map(|e| *e).map_err(SavedError::to_error))
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.exit.get().is_some()
+    }
+
+    /// Notified once the outcome is published.
+    pub(crate) fn listen(&self) -> EventListener {
+        self.exited.listen()
+    }
+
+    /// The descriptor a waiter can watch itself, while the child is unreaped.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn pidfd(&self) -> Option<Arc<platform::linux::PidFd>> {
+        self.slot().process.as_ref().and_then(|p| p.pidfd())
+    }
+
+    /// Whether a waiter can watch the child itself; if not, the backstop reactor must.
+    pub(crate) fn direct(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.pidfd().is_some();
+        #[cfg(not(target_os = "linux"))]
+        return false;
+    }
+
+    /// Reaps the child if it has exited; never blocks. Callable from any thread.
+    pub(crate) fn try_reap(&self) -> Reaped {
+        let mut slot = self.slot();
+        let Some(process) = slot.process.as_mut() else {
+            return Reaped::Before;
+        };
+        let outcome = match process.try_reap() {
+            Ok(None) => {
+                slot.spurious = slot.spurious.saturating_add(1);
+                return Reaped::Running(slot.spurious);
+            }
+            Ok(Some(info)) => Ok(Exit::new(info, self.spawned.elapsed())),
+            Err(e) => Err(e),
+        };
+        Reaped::Now(self.publish(slot, outcome))
+    }
+
+    /// Ends the child's watch with `outcome`: closes its descriptor (deregistering it first),
+    /// then stores the outcome and wakes every waiter and the set. Returns the backstop key
+    /// the child held.
+    pub(crate) fn publish(&self, mut slot: MutexGuard<'_, Slot>, outcome: io::Result<Exit>) -> Option<usize> {
+        // Closed before anyone can see the exit: a waiter that returns finds no descriptor of
+        // its child still open (other than its own watch, which it drops before returning).
+        slot.process = None;
+        let key = slot.key.take();
+        let set = {
+            let set = lock(&self.set);
+            let _ = self.exit.set(outcome.map_err(|e| SavedError::new(&e)));
+            set.clone()
+        };
+        drop(slot);
+        notify_guarded(|| {
+            self.exited.notify(usize::MAX);
+        });
+        if let Some((queue, key)) = set.and_then(|(q, k)| Some((q.upgrade()?, k))) {
+            queue.push(key);
+        }
+        key
+    }
+
+    /// Kills the child unless it has already been reaped.
+    pub(crate) fn kill(&self) -> io::Result<()> {
+        match self.slot().process.as_ref() {
+            Some(p) => p.kill(),
+            None => Ok(()),
+        }
+    }
+
+    /// Signals the child (or its group) unless it has already been reaped. The child's lock
+    /// is held meanwhile, so no reaper can free its pid under the signal.
+    #[cfg(unix)]
+    pub(crate) fn signal(&self, sig: i32, group: bool) -> io::Result<()> {
+        match self.slot().process.as_ref() {
+            Some(p) => p.signal(sig, group),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the child leads its own process group; `false` once it has been reaped.
+    #[cfg(unix)]
+    pub(crate) fn leads_group(&self) -> io::Result<bool> {
+        match self.slot().process.as_ref() {
+            Some(_) => platform::unix::leads_group(self.pid),
+            None => Ok(false),
+        }
+    }
+
+    /// The child's exit will not be pushed to any set.
+    pub(crate) fn leave_set(&self) {
+        *lock(&self.set) = None;
+    }
+
+    /// Makes `queue` hear of this child's exit under `key`, now if it has already exited.
+    pub(crate) fn join_set(&self, queue: &Arc<ExitQueue>, key: usize) {
+        let exited = {
+            let mut set = lock(&self.set);
+            *set = Some((Arc::downgrade(queue), key));
+            self.exit.get().is_some()
+        };
+        if exited {
+            queue.push(key);
+        }
+    }
+}
+
+/// The keys of a set's members that have exited, in the order they were reaped, and how the
+/// set's waiter is woken: `notify` wakes its poller (see `set`).
+pub(crate) struct ExitQueue {
+    ready: Mutex<std::collections::VecDeque<usize>>,
+    /// For a set that has no poller of its own (no member with a pidfd).
+    event: Event,
+    notify: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for ExitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExitQueue").field("ready", &self.ready).finish()
+    }
+}
+
+impl ExitQueue {
+    pub(crate) fn new(notify: Box<dyn Fn() + Send + Sync>) -> ExitQueue {
+        ExitQueue {
+            ready: Mutex::default(),
+            event: Event::new(),
+            notify,
+        }
+    }
+
+    pub(crate) fn push(&self, key: usize) {
+        lock(&self.ready).push_back(key);
+        notify_guarded(|| {
+            (self.notify)();
+            self.event.notify(1);
+        });
+    }
+
+    pub(crate) fn listen(&self) -> EventListener {
+        self.event.listen()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        lock(&self.ready).is_empty()
+    }
+
+    pub(crate) fn pop(&self) -> Option<usize> {
+        lock(&self.ready).pop_front()
+    }
+}
+
+/// An `io::Error` kept to be handed out to every waiter.
+#[derive(Debug)]
+struct SavedError {
+    kind: io::ErrorKind,
+    raw: Option<i32>,
+    message: String,
+}
+
+impl SavedError {
+    fn new(e: &io::Error) -> SavedError {
+        SavedError {
+            kind: e.kind(),
+            raw: e.raw_os_error(),
+            message: e.to_string(),
+        }
+    }
+
+    fn to_error(&self) -> io::Error {
+        match self.raw {
+            Some(raw) if self.message.ends_with(&format!("(os error {raw})")) => {
+                io::Error::from_raw_os_error(raw)
+            }
+            _ => io::Error::new(self.kind, self.message.clone()),
+        }
+    }
+}
