@@ -11,9 +11,9 @@ use futures_lite::{future, AsyncReadExt};
 use crate::backend::Pipes;
 use crate::pipes::{ChildStderr, ChildStdin, ChildStdout};
 use crate::reactor::Reactor;
+use crate::spec::{Defaults, Spec};
 use crate::state::ChildState;
 use crate::wait;
-use crate::spec::{Defaults, Spec};
 use crate::Exit;
 
 /// A child process created by [`Command::spawn`](crate::Command::spawn).
@@ -159,7 +159,11 @@ impl Child {
         self.stdin.take();
         let state = self.state.clone();
         let reactor = self.reactor;
-        async move { wait::exited(&state, reactor).await.map(|exit| exit.status()) }
+        async move {
+            wait::exited(&state, reactor)
+                .await
+                .map(|exit| exit.status())
+        }
     }
 
     /// Like [`status()`](Child::status), with everything else known about the exit: CPU time,

@@ -70,14 +70,15 @@ mod stdio;
 #[cfg(unix)]
 pub mod unix;
 mod wait;
+mod waiters;
 
 pub use backend::BackendInfo;
 pub use child::Child;
 pub use command::Command;
 pub use driver::driver;
 pub use exit::Exit;
-pub use reactor::backend;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
+pub use reactor::backend;
 pub use set::ChildSet;
 pub use stdio::Stdio;
 

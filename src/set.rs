@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use event_listener::{EventListener, Listener};
 use slab::Slab;
 
 use crate::reactor::Reactor;
@@ -61,7 +60,8 @@ pub struct ChildSet {
     members: Slab<Member>,
     queue: Arc<ExitQueue>,
     watch: SetWatch,
-    listener: Option<EventListener>,
+    /// The waiter's registration with the queue, for a set without a poller.
+    wait_id: u64,
     /// Watches the backstop's poller while no reactor thread exists (see `Reactor::help`).
     helper: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
@@ -81,7 +81,7 @@ impl ChildSet {
             members: Slab::new(),
             queue,
             watch,
-            listener: None,
+            wait_id: 0,
             helper: None,
         }
     }
@@ -192,10 +192,8 @@ impl ChildSet {
             if let Err(e) = reactor.drivers.start_thread(reactor) {
                 return Some(Err(e));
             }
-            let listener = self.queue.listen();
-            if self.queue.is_empty() {
-                listener.wait();
-            }
+            let queue = &self.queue;
+            queue.waiters.block_until(|| !queue.is_empty());
         }
     }
 
@@ -257,11 +255,9 @@ impl ChildSet {
     fn poll_next_exit(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<(u32, Exit)>>> {
         loop {
             if let Some(item) = self.take_ready() {
-                self.listener = None;
                 return Poll::Ready(Some(item));
             }
             if self.members.is_empty() {
-                self.listener = None;
                 return Poll::Ready(None);
             }
             if self.watch.is_active() {
@@ -281,15 +277,10 @@ impl ChildSet {
                     Poll::Pending => return self.help_drive(cx),
                 }
             }
-            // Some members are only watched by the backstop: listen to the queue it feeds.
-            match &mut self.listener {
-                None => self.listener = Some(self.queue.listen()),
-                Some(listener) => {
-                    if Pin::new(listener).poll(cx).is_pending() {
-                        return self.help_drive(cx);
-                    }
-                    self.listener = None;
-                }
+            // The members are only watched by the backstop: listen to the queue it feeds.
+            self.queue.waiters.register(&mut self.wait_id, cx.waker());
+            if self.queue.is_empty() {
+                return self.help_drive(cx);
             }
         }
     }
@@ -301,7 +292,6 @@ impl ChildSet {
             if !reactor.drivers.thread_started() {
                 let _ = reactor.try_poll_now();
                 if let Some(item) = self.take_ready() {
-                    self.listener = None;
                     return Poll::Ready(Some(item));
                 }
                 let helper = self.helper.get_or_insert_with(|| Box::pin(reactor.help()));
@@ -318,6 +308,12 @@ impl ChildSet {
 impl Default for ChildSet {
     fn default() -> ChildSet {
         ChildSet::new()
+    }
+}
+
+impl Drop for ChildSet {
+    fn drop(&mut self) {
+        self.queue.waiters.unregister(self.wait_id);
     }
 }
 

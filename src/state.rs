@@ -7,26 +7,19 @@
 //! the lock; the others then find no process left and read the published exit. Signals are
 //! sent under the same lock, so a pid-based backend can never signal a recycled pid.
 
+use std::future::Future;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Instant;
 
-use event_listener::{Event, EventListener};
-
 use crate::backend::Process;
+use crate::waiters::Waiters;
 use crate::Exit;
 
 /// Mutexes here guard plain data that every path leaves consistent, so a panic elsewhere
 /// (a waker) must not turn into a second panic in a reaper.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Runs a waker-calling notification so that a panicking waker cannot unwind into the reaper
-/// (the reactor thread, or another child's waiter): the exit is published either way.
-pub(crate) fn notify_guarded(f: impl FnOnce()) {
-    let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
 /// One child, shared by its `Child` handle, its waiters, its set and the backstop reactor.
@@ -36,7 +29,9 @@ pub(crate) struct ChildState {
     spawned: Instant,
     slot: Mutex<Slot>,
     exit: OnceLock<Result<Exit, SavedError>>,
-    exited: Event,
+    /// Woken once the outcome is published; a panicking waker cannot unwind into the reaper
+    /// (the reactor thread, or another child's waiter).
+    exited: Waiters,
     /// The set told of the exit, and the child's key there. Locked around storing the exit,
     /// so that a set joined concurrently hears of it exactly once.
     set: Mutex<Option<(Weak<ExitQueue>, usize)>>,
@@ -88,7 +83,7 @@ impl ChildState {
                 spurious: 0,
             }),
             exit: OnceLock::new(),
-            exited: Event::new(),
+            exited: Waiters::default(),
             set: Mutex::new(None),
         })
     }
@@ -109,9 +104,14 @@ impl ChildState {
         self.exit.get().is_some()
     }
 
-    /// Notified once the outcome is published.
-    pub(crate) fn listen(&self) -> EventListener {
-        self.exited.listen()
+    /// Resolves once the outcome is published.
+    pub(crate) fn until_done(&self) -> impl Future<Output = ()> + '_ {
+        self.exited.until(|| self.is_done())
+    }
+
+    /// Parks the calling thread until the outcome is published.
+    pub(crate) fn block_until_done(&self) {
+        self.exited.block_until(|| self.is_done());
     }
 
     /// The descriptor a waiter can watch itself, while the child is unreaped.
@@ -148,7 +148,11 @@ impl ChildState {
     /// Ends the child's watch with `outcome`: closes its descriptor (deregistering it first),
     /// then stores the outcome and wakes every waiter and the set. Returns the backstop key
     /// the child held.
-    pub(crate) fn publish(&self, mut slot: MutexGuard<'_, Slot>, outcome: io::Result<Exit>) -> Option<usize> {
+    pub(crate) fn publish(
+        &self,
+        mut slot: MutexGuard<'_, Slot>,
+        outcome: io::Result<Exit>,
+    ) -> Option<usize> {
         // Closed before anyone can see the exit: a waiter that returns finds no descriptor of
         // its child still open (other than its own watch, which it drops before returning).
         slot.process = None;
@@ -159,9 +163,7 @@ impl ChildState {
             set.clone()
         };
         drop(slot);
-        notify_guarded(|| {
-            self.exited.notify(usize::MAX);
-        });
+        self.exited.wake_all();
         if let Some((queue, key)) = set.and_then(|(q, k)| Some((q.upgrade()?, k))) {
             queue.push(key);
         }
@@ -218,13 +220,15 @@ impl ChildState {
 pub(crate) struct ExitQueue {
     ready: Mutex<std::collections::VecDeque<usize>>,
     /// For a set that has no poller of its own (no member with a pidfd).
-    event: Event,
+    pub(crate) waiters: Waiters,
     notify: Box<dyn Fn() + Send + Sync>,
 }
 
 impl std::fmt::Debug for ExitQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExitQueue").field("ready", &self.ready).finish()
+        f.debug_struct("ExitQueue")
+            .field("ready", &self.ready)
+            .finish()
     }
 }
 
@@ -232,21 +236,15 @@ impl ExitQueue {
     pub(crate) fn new(notify: Box<dyn Fn() + Send + Sync>) -> ExitQueue {
         ExitQueue {
             ready: Mutex::default(),
-            event: Event::new(),
+            waiters: Waiters::default(),
             notify,
         }
     }
 
     pub(crate) fn push(&self, key: usize) {
         lock(&self.ready).push_back(key);
-        notify_guarded(|| {
-            (self.notify)();
-            self.event.notify(1);
-        });
-    }
-
-    pub(crate) fn listen(&self) -> EventListener {
-        self.event.listen()
+        (self.notify)();
+        self.waiters.wake_all();
     }
 
     pub(crate) fn is_empty(&self) -> bool {

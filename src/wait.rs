@@ -69,25 +69,18 @@ async fn watch(
 }
 
 /// Hands the child to the backstop reactor and listens for the exit it publishes.
-async fn through_backstop(
-    state: &Arc<ChildState>,
-    reactor: &'static Reactor,
-) -> io::Result<Exit> {
+async fn through_backstop(state: &Arc<ChildState>, reactor: &'static Reactor) -> io::Result<Exit> {
     reactor.adopt(state)?;
     loop {
         if let Some(exit) = state.exit() {
             return exit;
         }
-        let listener = state.listen();
-        if let Some(exit) = state.exit() {
-            return exit;
-        }
         if reactor.drivers.thread_started() {
-            listener.await;
+            state.until_done().await;
         } else {
             // Until the thread exists, the waiter also watches the backstop's poller itself:
             // a `driver()` that is alive but no longer polled then delays nobody.
-            futures_lite::future::or(listener, reactor.help()).await;
+            futures_lite::future::or(state.until_done(), reactor.help()).await;
         }
     }
 }
@@ -112,9 +105,6 @@ pub(crate) fn blocking(state: &Arc<ChildState>, reactor: &'static Reactor) -> io
         reactor.adopt(state)?;
         // No executor polls a `driver()` while this thread is blocked: the thread must.
         reactor.drivers.start_thread(reactor)?;
-        let listener = state.listen();
-        if !state.is_done() {
-            event_listener::Listener::wait(listener);
-        }
+        state.block_until_done();
     }
 }

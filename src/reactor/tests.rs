@@ -146,7 +146,9 @@ fn waiters_all_get_the_same_exit() {
     let waiters: Vec<_> = (0..4)
         .map(|_| {
             let state = state.clone();
-            std::thread::spawn(move || futures_lite::future::block_on(crate::wait::exited(&state, r)))
+            std::thread::spawn(move || {
+                futures_lite::future::block_on(crate::wait::exited(&state, r))
+            })
         })
         .collect();
     peer.write_all(b"x").unwrap();

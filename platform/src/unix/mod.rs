@@ -10,10 +10,10 @@ mod pid;
 mod poll;
 pub mod prepare;
 
-pub use poll::wait_readable;
 pub use pid::{
     group_exists, group_has_running_members, leads_group, send_byte, signal_group_id, ChildPid,
 };
+pub use poll::wait_readable;
 
 #[cfg(target_os = "linux")]
 pub(crate) use child::{exec_child, Failure};
