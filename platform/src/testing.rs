@@ -120,3 +120,99 @@ fn install(prog: &mut [sock_filter]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A global allocator for test binaries: blocks of 32 KiB or more get a `mmap` of their own,
+/// smaller ones come from the system allocator. Under [`limit_address_space`], a large
+/// allocation then fails at once, as it does in a process whose heap has no room left, while
+/// small ones are still served from the heap's free space; with the system allocator alone
+/// the outcome would depend on what glibc's arenas happen to hold.
+#[derive(Debug)]
+pub struct MapLargeAllocs;
+
+const LARGE: usize = 32 * 1024;
+
+fn mapped(layout: std::alloc::Layout) -> bool {
+    layout.size() >= LARGE && layout.align() <= 4096
+}
+
+// SAFETY: large blocks are fresh private mappings of at least `size` bytes, page-aligned
+// (which covers any `align` up to 4096), freed with the same size they were mapped with;
+// everything else is forwarded to `System` unchanged.
+unsafe impl std::alloc::GlobalAlloc for MapLargeAllocs {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if !mapped(layout) {
+            // SAFETY: forwarded from the caller's contract.
+            return unsafe { std::alloc::System.alloc(layout) };
+        }
+        // SAFETY: an anonymous private mapping; no existing memory is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout.size(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            p.cast()
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        if !mapped(layout) {
+            // SAFETY: forwarded from the caller's contract: `ptr` came from `System`.
+            return unsafe { std::alloc::System.dealloc(ptr, layout) };
+        }
+        // SAFETY: `ptr` is a mapping of `layout.size()` bytes made by `alloc` above.
+        unsafe { libc::munmap(ptr.cast(), layout.size()) };
+    }
+}
+
+/// An address-space cap set by [`limit_address_space`]; dropping it restores the previous
+/// soft limit.
+#[derive(Debug)]
+pub struct AddressSpaceLimit(libc::rlimit);
+
+impl Drop for AddressSpaceLimit {
+    fn drop(&mut self) {
+        // SAFETY: setrlimit reads a live rlimit; raising the soft limit back up to the hard
+        // limit, which was not changed, needs no privilege.
+        unsafe { libc::setrlimit(libc::RLIMIT_AS, &self.0) };
+    }
+}
+
+/// Caps this process's address space (`RLIMIT_AS`) at its current size plus `headroom`
+/// bytes, until the guard is dropped. See [`MapLargeAllocs`] for a test binary whose heap
+/// allocations should meet the cap.
+///
+/// # Errors
+/// What reading `/proc/self/statm` or `setrlimit` report.
+pub fn limit_address_space(headroom: u64) -> io::Result<AddressSpaceLimit> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or(io::ErrorKind::InvalidData)?;
+    // SAFETY: plain integers in, a live rlimit out.
+    unsafe {
+        let page_size = u64::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
+        let mut old: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_AS, &mut old) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let cap = (pages * page_size + headroom).min(old.rlim_max);
+        let new = libc::rlimit {
+            rlim_cur: cap,
+            rlim_max: old.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_AS, &new) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(AddressSpaceLimit(old))
+    }
+}

@@ -65,7 +65,8 @@ extern "C" fn vfork_child(arg: *mut c_void) -> libc::c_int {
 /// [`PreExec`] was made).
 ///
 /// # Errors
-/// - Preparation: `InvalidInput` (NUL byte), `EMFILE` (pipes), `NotFound` (empty program).
+/// - Preparation: `InvalidInput` (NUL byte), `EMFILE` (pipes), `NotFound` (empty program),
+///   `ENOMEM` (no memory for the child's stack: never an abort).
 /// - `clone`: `EMFILE`/`ENFILE` for the pidfd (no child is created then, Linux T7), `EAGAIN`,
 ///   `ENOMEM`, `ENOSYS`/`EPERM` under seccomp.
 /// - `Unsupported` when the kernel ignored `CLONE_PIDFD` (before 5.2); the child is killed
@@ -91,8 +92,12 @@ fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Sp
     let mut prepared = Prepared::new(req)?;
     let failure = Failure::default();
     // Uninitialised: the child writes before it reads, as on any stack; zeroing 64 KiB per
-    // spawn would cost more than the allocation.
-    let mut stack: Vec<u128> = Vec::with_capacity(STACK_SIZE / 16);
+    // spawn would cost more than the allocation. Fallible: out of memory, a spawn fails with
+    // ENOMEM as std's does, where `Vec::with_capacity` would abort the process (issue 14).
+    let mut stack: Vec<u128> = Vec::new();
+    stack
+        .try_reserve_exact(STACK_SIZE / 16)
+        .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
     let mut pidfd: libc::c_int = -1;
     let pid = {
         let blocked = SignalsBlocked::new()?;
