@@ -51,11 +51,13 @@ pub(crate) enum Step {
     Stdio = 8,
     PreExec = 9,
     Exec = 10,
+    /// A `pre_exec` hook panicked; the errno is meaningless.
+    PreExecPanicked = 11,
 }
 
 impl Step {
     pub(crate) fn from_i32(v: i32) -> Option<Step> {
-        const ALL: [Step; 10] = [
+        const ALL: [Step; 11] = [
             Step::Signals,
             Step::Session,
             Step::ProcessGroup,
@@ -66,6 +68,7 @@ impl Step {
             Step::Stdio,
             Step::PreExec,
             Step::Exec,
+            Step::PreExecPanicked,
         ];
         ALL.into_iter().find(|s| *s as i32 == v)
     }
@@ -82,6 +85,7 @@ impl Step {
             Step::Stdio => "setting up stdio",
             Step::PreExec => "a pre_exec hook",
             Step::Exec => "exec",
+            Step::PreExecPanicked => "a pre_exec hook panicked",
         }
     }
 }
@@ -193,7 +197,7 @@ pub(crate) unsafe fn exec_child(
     p: &Prepared,
     mask: &libc::sigset_t,
     failure: &Failure,
-    hooks: &mut dyn FnMut() -> Result<(), i32>,
+    hooks: &mut dyn FnMut() -> Result<(), (Step, i32)>,
     report: &dyn Fn(&Failure),
 ) -> ! {
     // SAFETY: forwarded from this function's contract.
@@ -213,7 +217,7 @@ pub(crate) unsafe fn exec_child(
 unsafe fn setup_and_exec(
     p: &Prepared,
     mask: &libc::sigset_t,
-    hooks: &mut dyn FnMut() -> Result<(), i32>,
+    hooks: &mut dyn FnMut() -> Result<(), (Step, i32)>,
 ) -> Result<std::convert::Infallible, (Step, i32)> {
     // SAFETY: plain system calls on values owned by `p` or on the stack,
     // in a child process that nothing else runs in.
@@ -267,7 +271,7 @@ unsafe fn setup_and_exec(
                 check(libc::dup2(source, target as i32).into(), Step::Stdio)?;
             }
         }
-        hooks().map_err(|e| (Step::PreExec, e))?;
+        hooks()?;
         check(
             libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()).into(),
             Step::Signals,

@@ -294,6 +294,12 @@ impl PreExec {
     /// may only make async-signal-safe calls (signal-safety(7)): no allocation, no locks. It
     /// should fail with an OS error (`io::Error::from_raw_os_error`), which is reported as is;
     /// any other error is reported as `EINVAL` and leaked rather than freed in the child.
+    ///
+    /// A hook that panics breaks that promise (the panic machinery allocates and takes
+    /// locks), yet the damage stays in the child: the panic never unwinds past the spawn
+    /// engine, the child exits without exec, and the spawn fails with an error saying that
+    /// a `pre_exec` hook panicked. (`std` aborts such a child and its spawn returns `Ok`;
+    /// so does this crate in a program built with `panic = "abort"`.)
     pub unsafe fn new<F>(hook: F) -> PreExec
     where
         F: FnMut() -> io::Result<()> + Send + Sync + 'static,
