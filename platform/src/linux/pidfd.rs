@@ -6,9 +6,10 @@ use std::mem::MaybeUninit;
 use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::process::{Pid, Signal};
+use rustix::process::Pid;
 
 use crate::exit::{wait_status, ExitInfo, Usage};
+use crate::unix::signal;
 
 /// An owned pidfd. Always close-on-exec (pidfd_open(2)).
 #[derive(Debug)]
@@ -51,35 +52,43 @@ impl PidFd {
         self.pid
     }
 
-    /// Sends `sig` (a Unix signal number) with `pidfd_send_signal(2)` (Linux 5.1).
+    /// `pidfd_send_signal(fd, sig, NULL, flags)`, `ESRCH` read as `Ok(false)`.
+    fn pidfd_send(&self, sig: i32, flags: libc::c_uint) -> io::Result<bool> {
+        // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, a signal number, a NULL
+        // siginfo (the kernel fills in a default one) and a flag word.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                flags,
+            )
+        };
+        match ret {
+            0 => Ok(true),
+            _ if io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// Sends `sig` (a Unix signal number, real-time ones included; `0` only checks that the
+    /// process can be signalled, as with kill(2)) with `pidfd_send_signal(2)` (Linux 5.1).
     ///
     /// Returns `Ok` for a zombie (the signal is discarded) and `ESRCH` once the child has been
     /// reaped: a signal sent this way can never reach a process that reused the pid.
     ///
     /// # Errors
-    /// `ESRCH` after the reap, `EINVAL` for a bad signal number, `EPERM`, `ENOSYS`.
+    /// `ESRCH` after the reap, `EINVAL` for a signal this process may not send (see
+    /// `unix::signal`), `EPERM`, `ENOSYS`.
     #[doc(alias = "pidfd_send_signal")]
     /// `Ok(true)`: delivered (or discarded by a zombie); `Ok(false)`: already reaped.
     pub fn send_signal(&self, sig: i32) -> io::Result<bool> {
-        if sig == 0 {
-            // Signal 0 only checks that the process can be signalled (kill(2)).
-            // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, signal 0, no
-            // siginfo and no flags.
-            let ret =
-                unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), 0, 0, 0) };
-            return match ret {
-                0 => Ok(true),
-                _ if io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => Ok(false),
-                _ => Err(io::Error::last_os_error()),
-            };
-        }
-        let sig = Signal::from_named_raw(sig)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-        match rustix::process::pidfd_send_signal(self.fd.as_fd(), sig) {
-            Ok(()) => Ok(true),
-            Err(rustix::io::Errno::SRCH) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        let sig = match sig {
+            0 => 0,
+            sig => signal::checked(sig)?,
+        };
+        self.pidfd_send(sig, 0)
     }
 
     /// Sends `sig` to the child's whole process group: `PIDFD_SIGNAL_PROCESS_GROUP` on Linux
@@ -92,28 +101,14 @@ impl PidFd {
     /// # Errors
     /// As [`send_signal`](Self::send_signal); `ESRCH`/`Ok(false)` once the child is reaped.
     pub fn send_signal_to_group(&self, sig: i32) -> io::Result<bool> {
-        let signal = Signal::from_named_raw(sig)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let sig = signal::checked(sig)?;
         if !NO_GROUP_FLAG.load(Ordering::Relaxed) {
-            // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, a valid signal
-            // number, a NULL siginfo (the kernel fills in a default one) and a flag word.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    self.fd.as_raw_fd(),
-                    sig,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    PIDFD_SIGNAL_PROCESS_GROUP,
-                )
-            };
-            if ret == 0 {
-                return Ok(true);
-            }
-            match io::Error::last_os_error().raw_os_error() {
-                Some(libc::ESRCH) => return Ok(false),
+            match self.pidfd_send(sig, PIDFD_SIGNAL_PROCESS_GROUP) {
                 // The signal was checked above, so EINVAL means the flag is unknown (< 6.9).
-                Some(libc::EINVAL) => NO_GROUP_FLAG.store(true, Ordering::Relaxed),
-                _ => return Err(io::Error::last_os_error()),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    NO_GROUP_FLAG.store(true, Ordering::Relaxed)
+                }
+                other => return other,
             }
         }
         // A zombie still answers 0 to pidfd_send_signal and keeps its pid and group.
@@ -122,7 +117,7 @@ impl PidFd {
         }
         let pid = Pid::from_raw(self.pid as i32).ok_or(io::ErrorKind::InvalidInput)?;
         let group = rustix::process::getpgid(Some(pid))?;
-        rustix::process::kill_process_group(group, signal)?;
+        signal::kill(-group.as_raw_nonzero().get(), sig)?;
         Ok(true)
     }
 

@@ -8,6 +8,7 @@ mod child;
 pub(crate) mod fork;
 mod pid;
 pub mod prepare;
+pub(crate) mod signal;
 
 pub use pid::{
     group_exists, group_has_running_members, leads_group, send_byte, signal_group_id, ChildPid,
