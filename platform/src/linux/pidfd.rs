@@ -5,6 +5,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use rustix::process::Pid;
 
@@ -20,6 +21,12 @@ pub struct PidFd {
 
 /// `PIDFD_SIGNAL_PROCESS_GROUP` (Linux 6.9, include/uapi/linux/pidfd.h); libc lacks it.
 const PIDFD_SIGNAL_PROCESS_GROUP: libc::c_uint = 1 << 2;
+
+/// The longest a status query waits for the release of a task another thread has just
+/// reaped. The release follows the reap within microseconds unless the reaping thread is
+/// preempted in between, and then it runs again within the scheduler's latency (a few ms);
+/// the reactor's thread may spend this long in the rare case.
+const RELEASE_WAIT: Duration = Duration::from_millis(10);
 
 /// Set once the kernel has answered `EINVAL` to `PIDFD_SIGNAL_PROCESS_GROUP` (before 6.9).
 static NO_GROUP_FLAG: AtomicBool = AtomicBool::new(false);
@@ -164,6 +171,13 @@ impl PidFd {
 
     /// After `ECHILD`: someone else reaped the child. Linux 6.15 keeps its wait status for any
     /// pidfd (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`); the resource usage is lost.
+    ///
+    /// The kernel records the status when it releases the task (`release_task` calls
+    /// `pidfs_exit`), an instant after the reap that made `waitid` answer `ECHILD`, and then
+    /// detaches the task from its pid, which wakes the pidfd's pollers with `POLLHUP`
+    /// (kernel/exit.c, `__unhash_process`). A query in between finds no status yet (issue 14:
+    /// about 1 in 8,000 foreign reaps): it waits for that `POLLHUP`, at most
+    /// [`RELEASE_WAIT`], and asks again before declaring the status lost.
     fn exit_after_foreign_reap(&self) -> io::Result<ExitInfo> {
         let lost = || {
             io::Error::other(
@@ -172,21 +186,63 @@ impl PidFd {
                  Linux 6.15)",
             )
         };
+        let status = match self.recorded_exit() {
+            Ok(Some(status)) => status,
+            // Not recorded yet, or (ESRCH) the task was released between the two lookups
+            // `PIDFD_GET_INFO` makes, the record first; ESRCH is final before 6.15 only.
+            Ok(None) | Err(libc::ESRCH) => {
+                self.wait_for_release();
+                self.recorded_exit().ok().flatten().ok_or_else(lost)?
+            }
+            Err(_) => return Err(lost()),
+        };
+        Ok(ExitInfo {
+            pid: self.pid,
+            status: std::os::unix::process::ExitStatusExt::from_raw(status),
+            usage: None,
+        })
+    }
+
+    /// `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`: `Ok(Some(status))` once the kernel has
+    /// recorded the exit, `Ok(None)` while the task is not released yet (or on 6.13 and 6.14,
+    /// which know no `PIDFD_INFO_EXIT`), else the errno.
+    fn recorded_exit(&self) -> Result<Option<i32>, i32> {
         // SAFETY: pidfd_info is plain data (integers); all-zero is valid.
         let mut info: libc::pidfd_info = unsafe { std::mem::zeroed() };
         info.mask = libc::PIDFD_INFO_EXIT.into();
         // SAFETY: PIDFD_GET_INFO reads and writes one `struct pidfd_info` (its VER0 size is
         // encoded in the request number); `info` is live and writable, the fd owned by `self`.
-        // Older kernels answer ENOTTY (no pidfs ioctls), EINVAL (< 6.13) or ESRCH (< 6.15).
+        // Older kernels answer ENOTTY (no pidfs ioctls), EINVAL (< 6.13) or, for a released
+        // task, ESRCH (< 6.15).
         let ret = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::PIDFD_GET_INFO, &mut info) };
-        if ret == -1 || info.mask & u64::from(libc::PIDFD_INFO_EXIT) == 0 {
-            return Err(lost());
+        if ret == -1 {
+            return Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
         }
-        Ok(ExitInfo {
-            pid: self.pid,
-            status: std::os::unix::process::ExitStatusExt::from_raw(info.exit_code),
-            usage: None,
-        })
+        Ok((info.mask & u64::from(libc::PIDFD_INFO_EXIT) != 0).then_some(info.exit_code))
+    }
+
+    /// Waits until the task is detached from its pid (`POLLHUP`, Linux 6.9), at most
+    /// [`RELEASE_WAIT`]. Asks for no event, since the pidfd of an exited task is readable
+    /// already.
+    fn wait_for_release(&self) {
+        let deadline = Instant::now() + RELEASE_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: 0,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, 1000) as libc::c_int;
+            // SAFETY: poll(2) on one live pollfd that refers to a descriptor owned by `self`.
+            let ret = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if ret != -1 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+        }
     }
 
     fn waitid(&self, nohang: i32) -> io::Result<Option<ExitInfo>> {
