@@ -234,3 +234,21 @@ pub fn ignore_sigchld() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Drops this whole process to user and group `id` (`setgroups`, `setgid`, `setuid`, which
+/// glibc applies to every thread), for good: only for a throw-away process.
+///
+/// # Errors
+/// What the calls report (`EPERM` when not root).
+pub fn become_user(id: u32) -> io::Result<()> {
+    // SAFETY: plain system calls through libc, which keeps all threads' credentials equal.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(id) != 0
+            || libc::setuid(id) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -72,22 +72,6 @@ impl Step {
         ];
         ALL.into_iter().find(|s| *s as i32 == v)
     }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Step::Signals => "resetting signal handlers",
-            Step::Session => "setsid",
-            Step::ProcessGroup => "setpgid",
-            Step::Groups => "setgroups",
-            Step::Gid => "setgid",
-            Step::Uid => "setuid",
-            Step::Chdir => "changing to the working directory",
-            Step::Stdio => "setting up stdio",
-            Step::PreExec => "a pre_exec hook",
-            Step::Exec => "exec",
-            Step::PreExecPanicked => "a pre_exec hook panicked",
-        }
-    }
 }
 
 /// One past the highest signal number (`_NSIG` on Linux).

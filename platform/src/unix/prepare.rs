@@ -253,10 +253,8 @@ fn environment(req: &SpawnRequest<'_>) -> io::Result<Vec<CString>> {
 fn candidates(req: &SpawnRequest<'_>) -> io::Result<Vec<CString>> {
     let program = req.program.as_bytes();
     if program.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "empty program name",
-        ));
+        // What execve(2) says, and so std.
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
     }
     if program.contains(&b'/') {
         return Ok(vec![cstring(program)?]);
