@@ -252,3 +252,59 @@ pub fn become_user(id: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A global allocator for test binaries that counts allocations (`alloc`, `alloc_zeroed`,
+/// `realloc`), in the whole process and on each thread, and forwards them to `System`.
+#[derive(Debug)]
+pub struct CountingAlloc;
+
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+std::thread_local! {
+    static THREAD_ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl CountingAlloc {
+    /// Allocations so far, by every thread.
+    pub fn total() -> u64 {
+        ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Allocations so far by the calling thread.
+    pub fn this_thread() -> u64 {
+        THREAD_ALLOCATIONS.try_with(|n| n.get()).unwrap_or(0)
+    }
+
+    fn count() {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // A const-initialised Cell has no destructor, so this never touches freed TLS.
+        let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every call is forwarded to `System` with the caller's arguments; counting touches
+// only an atomic and a thread-local Cell, and allocates nothing.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        CountingAlloc::count();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        CountingAlloc::count();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        CountingAlloc::count();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}

@@ -73,7 +73,7 @@ impl ReportPipe {
     /// safety was promised when each [`PreExec`] was made.
     pub(crate) unsafe fn exec_child(
         &self,
-        prepared: &Prepared,
+        prepared: &Prepared<'_>,
         mask: &libc::sigset_t,
         hooks: &mut [PreExec],
     ) -> ! {
