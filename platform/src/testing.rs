@@ -175,13 +175,13 @@ unsafe impl std::alloc::GlobalAlloc for MapLargeAllocs {
 /// An address-space cap set by [`limit_address_space`]; dropping it restores the previous
 /// soft limit.
 #[derive(Debug)]
-pub struct AddressSpaceLimit(libc::rlimit);
+pub struct AddressSpaceLimit(rustix::process::Rlimit);
 
 impl Drop for AddressSpaceLimit {
     fn drop(&mut self) {
-        // SAFETY: setrlimit reads a live rlimit; raising the soft limit back up to the hard
-        // limit, which was not changed, needs no privilege.
-        unsafe { libc::setrlimit(libc::RLIMIT_AS, &self.0) };
+        // Raising the soft limit back up to the hard limit, which was not changed, needs no
+        // privilege.
+        let _ = rustix::process::setrlimit(rustix::process::Resource::As, self.0.clone());
     }
 }
 
@@ -192,29 +192,26 @@ impl Drop for AddressSpaceLimit {
 /// # Errors
 /// What reading `/proc/self/statm` or `setrlimit` report.
 pub fn limit_address_space(headroom: u64) -> io::Result<AddressSpaceLimit> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let statm = std::fs::read_to_string("/proc/self/statm")?;
     let pages: u64 = statm
         .split_whitespace()
         .next()
         .and_then(|p| p.parse().ok())
         .ok_or(io::ErrorKind::InvalidData)?;
-    // SAFETY: plain integers in, a live rlimit out.
-    unsafe {
-        let page_size = u64::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
-        let mut old: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_AS, &mut old) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let cap = (pages * page_size + headroom).min(old.rlim_max);
-        let new = libc::rlimit {
-            rlim_cur: cap,
-            rlim_max: old.rlim_max,
-        };
-        if libc::setrlimit(libc::RLIMIT_AS, &new) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(AddressSpaceLimit(old))
-    }
+    // SAFETY: sysconf takes an integer.
+    let page_size = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let old = getrlimit(Resource::As);
+    let cap = pages * page_size + headroom;
+    let cap = old.maximum.map_or(cap, |max| cap.min(max));
+    setrlimit(
+        Resource::As,
+        Rlimit {
+            current: Some(cap),
+            maximum: old.maximum,
+        },
+    )?;
+    Ok(AddressSpaceLimit(old))
 }
 
 /// Sets `SIGCHLD` to `SIG_IGN`: the kernel then reaps every child of this process as it
