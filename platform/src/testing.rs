@@ -181,7 +181,7 @@ impl Drop for AddressSpaceLimit {
     fn drop(&mut self) {
         // Raising the soft limit back up to the hard limit, which was not changed, needs no
         // privilege.
-        let _ = rustix::process::setrlimit(rustix::process::Resource::As, self.0.clone());
+        let _ = rustix::process::setrlimit(rustix::process::Resource::As, self.0);
     }
 }
 
