@@ -6,6 +6,7 @@ mod common;
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 
+use childfd::unix::CommandExt as _;
 use childfd::Command;
 use common::block_on;
 
@@ -76,4 +77,77 @@ fn killing_an_exited_or_reaped_child_is_ok() {
     child.kill().unwrap();
     child.kill().unwrap();
     assert_eq!(child.try_status().unwrap().map(|s| s.code()), Some(Some(0)));
+}
+
+/// Every failed step of a spawn carries its OS error, as `std`'s do: code that matches on
+/// `raw_os_error()` behaves the same after switching (issue 12, item 5).
+#[test]
+fn spawn_step_failures_carry_the_os_error() {
+    let raw = |cmd: &mut Command| spawn_error(cmd).raw_os_error();
+    assert_eq!(
+        raw(&mut Command::new("")),
+        Some(libc::ENOENT),
+        "empty program"
+    );
+    assert_eq!(
+        raw(Command::new("true").current_dir("/nonexistent/childfd-no-such-dir")),
+        Some(libc::ENOENT)
+    );
+    let path = std::env::temp_dir().join(format!("childfd-noexec-raw-{}", std::process::id()));
+    std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let noexec = raw(&mut Command::new(&path));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(noexec, Some(libc::EACCES));
+    // Process group 1 is init's, in another session.
+    assert_eq!(
+        raw(Command::new("true").process_group(1)),
+        Some(libc::EPERM)
+    );
+    // Past NGROUPS_MAX (65536): EINVAL for root, EPERM for anyone else.
+    let groups = vec![0u32; 70_000];
+    let e = raw(Command::new("true").groups(&groups));
+    assert!(e == Some(libc::EINVAL) || e == Some(libc::EPERM), "{e:?}");
+    assert!(
+        common::eventually(std::time::Duration::from_secs(5), || common::children()
+            .is_empty()),
+        "{:?}",
+        common::children()
+    );
+}
+
+const AS_NOBODY: &str = "CHILDFD_TEST_AS_NOBODY";
+
+/// `setuid` and `setgid` refused to a user without the privilege: `EPERM`, as `std` says. In
+/// a copy of this binary that drops to `nobody` (when run as root; else this user will do).
+#[test]
+fn setuid_and_setgid_failures_are_eperm() {
+    if std::env::var_os(AS_NOBODY).is_none() {
+        if !rustix::process::geteuid().is_root() {
+            return setuid_and_setgid_checks();
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "setuid_and_setgid_failures_are_eperm",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(AS_NOBODY, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("1 passed"), "{text}");
+        return;
+    }
+    platform::testing::become_user(65534).unwrap();
+    setuid_and_setgid_checks();
+}
+
+fn setuid_and_setgid_checks() {
+    use childfd::unix::CommandExt;
+    let e = spawn_error(Command::new("true").uid(0));
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    let e = spawn_error(Command::new("true").gid(0));
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
 }

@@ -75,3 +75,40 @@ fn signal_group_ends_a_shell_and_its_children() {
         group_members(pgid)
     );
 }
+
+#[test]
+fn real_time_signals_are_sent_and_reserved_ones_refused() {
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let mut child = Command::new("sleep").arg("100").spawn().unwrap();
+    child.signal(min + 1).unwrap();
+    assert_eq!(block_on(child.status()).unwrap().signal(), Some(min + 1));
+
+    let mut leader = Command::new("sleep");
+    childfd::unix::CommandExt::process_group(leader.arg("100"), 0);
+    let mut leader = leader.spawn().unwrap();
+    leader.signal_group(max).unwrap();
+    assert_eq!(block_on(leader.status()).unwrap().signal(), Some(max));
+
+    let mut child = Command::new("sleep")
+        .arg("100")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Past SIGRTMAX, and (where the C library keeps some for itself, as glibc keeps 32 and
+    // 33 for its threads) just below SIGRTMIN: EINVAL, as kill(2) answers out of range.
+    let mut invalid = vec![max + 1];
+    if min > 32 {
+        invalid.push(min - 1);
+    }
+    for sig in invalid {
+        for group in [false, true] {
+            let e = match group {
+                false => child.signal(sig).unwrap_err(),
+                true => child.signal_group(sig).unwrap_err(),
+            };
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{sig}: {e}");
+        }
+    }
+    child.kill().unwrap();
+    assert_eq!(block_on(child.status()).unwrap().signal(), Some(9));
+}

@@ -120,3 +120,188 @@ fn install(prog: &mut [sock_filter]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A global allocator for test binaries: blocks of 32 KiB or more get a `mmap` of their own,
+/// smaller ones come from the system allocator. Under [`limit_address_space`], a large
+/// allocation then fails at once, as it does in a process whose heap has no room left, while
+/// small ones are still served from the heap's free space; with the system allocator alone
+/// the outcome would depend on what glibc's arenas happen to hold.
+#[derive(Debug)]
+pub struct MapLargeAllocs;
+
+const LARGE: usize = 32 * 1024;
+
+fn mapped(layout: std::alloc::Layout) -> bool {
+    layout.size() >= LARGE && layout.align() <= 4096
+}
+
+// SAFETY: large blocks are fresh private mappings of at least `size` bytes, page-aligned
+// (which covers any `align` up to 4096), freed with the same size they were mapped with;
+// everything else is forwarded to `System` unchanged.
+unsafe impl std::alloc::GlobalAlloc for MapLargeAllocs {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if !mapped(layout) {
+            // SAFETY: forwarded from the caller's contract.
+            return unsafe { std::alloc::System.alloc(layout) };
+        }
+        // SAFETY: an anonymous private mapping; no existing memory is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout.size(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            p.cast()
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        if !mapped(layout) {
+            // SAFETY: forwarded from the caller's contract: `ptr` came from `System`.
+            return unsafe { std::alloc::System.dealloc(ptr, layout) };
+        }
+        // SAFETY: `ptr` is a mapping of `layout.size()` bytes made by `alloc` above.
+        unsafe { libc::munmap(ptr.cast(), layout.size()) };
+    }
+}
+
+/// An address-space cap set by [`limit_address_space`]; dropping it restores the previous
+/// soft limit.
+#[derive(Debug)]
+pub struct AddressSpaceLimit(rustix::process::Rlimit);
+
+impl Drop for AddressSpaceLimit {
+    fn drop(&mut self) {
+        // Raising the soft limit back up to the hard limit, which was not changed, needs no
+        // privilege.
+        let _ = rustix::process::setrlimit(rustix::process::Resource::As, self.0);
+    }
+}
+
+/// Caps this process's address space (`RLIMIT_AS`) at its current size plus `headroom`
+/// bytes, until the guard is dropped. See [`MapLargeAllocs`] for a test binary whose heap
+/// allocations should meet the cap.
+///
+/// # Errors
+/// What reading `/proc/self/statm` or `setrlimit` report.
+pub fn limit_address_space(headroom: u64) -> io::Result<AddressSpaceLimit> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or(io::ErrorKind::InvalidData)?;
+    // SAFETY: sysconf takes an integer.
+    let page_size = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let old = getrlimit(Resource::As);
+    let cap = pages * page_size + headroom;
+    let cap = old.maximum.map_or(cap, |max| cap.min(max));
+    setrlimit(
+        Resource::As,
+        Rlimit {
+            current: Some(cap),
+            maximum: old.maximum,
+        },
+    )?;
+    Ok(AddressSpaceLimit(old))
+}
+
+/// Sets `SIGCHLD` to `SIG_IGN`: the kernel then reaps every child of this process as it
+/// exits (wait(2), NOTES), the most thorough of foreign reapers. Irreversible for a test:
+/// only for a throw-away process.
+///
+/// # Errors
+/// What `sigaction` reports.
+pub fn ignore_sigchld() -> io::Result<()> {
+    // SAFETY: sigaction with a zeroed struct whose handler is SIG_IGN; no handler code.
+    unsafe {
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
+        if libc::sigaction(libc::SIGCHLD, &ignore, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Drops this whole process to user and group `id` (`setgroups`, `setgid`, `setuid`, which
+/// glibc applies to every thread), for good: only for a throw-away process.
+///
+/// # Errors
+/// What the calls report (`EPERM` when not root).
+pub fn become_user(id: u32) -> io::Result<()> {
+    // SAFETY: plain system calls through libc, which keeps all threads' credentials equal.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(id) != 0
+            || libc::setuid(id) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A global allocator for test binaries that counts allocations (`alloc`, `alloc_zeroed`,
+/// `realloc`), in the whole process and on each thread, and forwards them to `System`.
+#[derive(Debug)]
+pub struct CountingAlloc;
+
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+std::thread_local! {
+    static THREAD_ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl CountingAlloc {
+    /// Allocations so far, by every thread.
+    pub fn total() -> u64 {
+        ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Allocations so far by the calling thread.
+    pub fn this_thread() -> u64 {
+        THREAD_ALLOCATIONS.try_with(|n| n.get()).unwrap_or(0)
+    }
+
+    fn count() {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // A const-initialised Cell has no destructor, so this never touches freed TLS.
+        let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every call is forwarded to `System` with the caller's arguments; counting touches
+// only an atomic and a thread-local Cell, and allocates nothing.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        CountingAlloc::count();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        CountingAlloc::count();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        CountingAlloc::count();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}

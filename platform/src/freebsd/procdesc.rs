@@ -7,10 +7,11 @@ use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
-use rustix::process::{Pid, Signal};
+use rustix::process::Pid;
 
 use super::decide::{self, Probe, Waited};
 use crate::exit::{ExitInfo, Usage};
+use crate::unix::signal;
 
 /// An owned process descriptor from `pdfork(2)`, close-on-exec (`PD_CLOEXEC`).
 ///
@@ -50,7 +51,7 @@ impl ProcDesc {
         }
     }
 
-    /// Sends `sig` (`0` only checks) with `pdkill(2)`.
+    /// Sends `sig` (`0` only checks; real-time signals included) with `pdkill(2)`.
     ///
     /// `Ok(true)`: delivered, or discarded by a zombie. `Ok(false)`: the child was reaped
     /// (`ESRCH`: the descriptor no longer refers to a process), so a signal sent this way can
@@ -60,6 +61,10 @@ impl ProcDesc {
     /// `EINVAL` for a bad signal number, `EPERM`.
     #[doc(alias = "pdkill")]
     pub fn send_signal(&self, sig: i32) -> io::Result<bool> {
+        let sig = match sig {
+            0 => 0,
+            sig => signal::checked(sig)?,
+        };
         match self.pdkill(sig) {
             Ok(()) => Ok(true),
             Err(libc::ESRCH) => Ok(false),
@@ -75,8 +80,7 @@ impl ProcDesc {
     /// # Errors
     /// As [`send_signal`](Self::send_signal).
     pub fn send_signal_to_group(&self, sig: i32) -> io::Result<bool> {
-        let signal = Signal::from_named_raw(sig)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let sig = signal::checked(sig)?;
         if !self.send_signal(0)? {
             return Ok(false);
         }
@@ -86,7 +90,7 @@ impl ProcDesc {
             Err(rustix::io::Errno::SRCH) => return Ok(false),
             Err(e) => return Err(e.into()),
         };
-        rustix::process::kill_process_group(group, signal)?;
+        signal::kill(-group.as_raw_nonzero().get(), sig)?;
         Ok(true)
     }
 

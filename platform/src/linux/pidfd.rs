@@ -5,10 +5,12 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal};
+use rustix::process::Pid;
 
 use crate::exit::{wait_status, ExitInfo, Usage};
+use crate::unix::signal;
 
 /// An owned pidfd. Always close-on-exec (pidfd_open(2)).
 #[derive(Debug)]
@@ -19,6 +21,12 @@ pub struct PidFd {
 
 /// `PIDFD_SIGNAL_PROCESS_GROUP` (Linux 6.9, include/uapi/linux/pidfd.h); libc lacks it.
 const PIDFD_SIGNAL_PROCESS_GROUP: libc::c_uint = 1 << 2;
+
+/// The longest a status query waits for the release of a task another thread has just
+/// reaped. The release follows the reap within microseconds unless the reaping thread is
+/// preempted in between, and then it runs again within the scheduler's latency (a few ms);
+/// the reactor's thread may spend this long in the rare case.
+const RELEASE_WAIT: Duration = Duration::from_millis(10);
 
 /// Set once the kernel has answered `EINVAL` to `PIDFD_SIGNAL_PROCESS_GROUP` (before 6.9).
 static NO_GROUP_FLAG: AtomicBool = AtomicBool::new(false);
@@ -51,35 +59,43 @@ impl PidFd {
         self.pid
     }
 
-    /// Sends `sig` (a Unix signal number) with `pidfd_send_signal(2)` (Linux 5.1).
+    /// `pidfd_send_signal(fd, sig, NULL, flags)`, `ESRCH` read as `Ok(false)`.
+    fn pidfd_send(&self, sig: i32, flags: libc::c_uint) -> io::Result<bool> {
+        // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, a signal number, a NULL
+        // siginfo (the kernel fills in a default one) and a flag word.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                flags,
+            )
+        };
+        match ret {
+            0 => Ok(true),
+            _ if io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// Sends `sig` (a Unix signal number, real-time ones included; `0` only checks that the
+    /// process can be signalled, as with kill(2)) with `pidfd_send_signal(2)` (Linux 5.1).
     ///
     /// Returns `Ok` for a zombie (the signal is discarded) and `ESRCH` once the child has been
     /// reaped: a signal sent this way can never reach a process that reused the pid.
     ///
     /// # Errors
-    /// `ESRCH` after the reap, `EINVAL` for a bad signal number, `EPERM`, `ENOSYS`.
+    /// `ESRCH` after the reap, `EINVAL` for a signal this process may not send (see
+    /// `unix::signal`), `EPERM`, `ENOSYS`.
     #[doc(alias = "pidfd_send_signal")]
     /// `Ok(true)`: delivered (or discarded by a zombie); `Ok(false)`: already reaped.
     pub fn send_signal(&self, sig: i32) -> io::Result<bool> {
-        if sig == 0 {
-            // Signal 0 only checks that the process can be signalled (kill(2)).
-            // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, signal 0, no
-            // siginfo and no flags.
-            let ret =
-                unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), 0, 0, 0) };
-            return match ret {
-                0 => Ok(true),
-                _ if io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => Ok(false),
-                _ => Err(io::Error::last_os_error()),
-            };
-        }
-        let sig = Signal::from_named_raw(sig)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-        match rustix::process::pidfd_send_signal(self.fd.as_fd(), sig) {
-            Ok(()) => Ok(true),
-            Err(rustix::io::Errno::SRCH) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        let sig = match sig {
+            0 => 0,
+            sig => signal::checked(sig)?,
+        };
+        self.pidfd_send(sig, 0)
     }
 
     /// Sends `sig` to the child's whole process group: `PIDFD_SIGNAL_PROCESS_GROUP` on Linux
@@ -92,28 +108,14 @@ impl PidFd {
     /// # Errors
     /// As [`send_signal`](Self::send_signal); `ESRCH`/`Ok(false)` once the child is reaped.
     pub fn send_signal_to_group(&self, sig: i32) -> io::Result<bool> {
-        let signal = Signal::from_named_raw(sig)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let sig = signal::checked(sig)?;
         if !NO_GROUP_FLAG.load(Ordering::Relaxed) {
-            // SAFETY: pidfd_send_signal(2) with a live fd owned by `self`, a valid signal
-            // number, a NULL siginfo (the kernel fills in a default one) and a flag word.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    self.fd.as_raw_fd(),
-                    sig,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    PIDFD_SIGNAL_PROCESS_GROUP,
-                )
-            };
-            if ret == 0 {
-                return Ok(true);
-            }
-            match io::Error::last_os_error().raw_os_error() {
-                Some(libc::ESRCH) => return Ok(false),
+            match self.pidfd_send(sig, PIDFD_SIGNAL_PROCESS_GROUP) {
                 // The signal was checked above, so EINVAL means the flag is unknown (< 6.9).
-                Some(libc::EINVAL) => NO_GROUP_FLAG.store(true, Ordering::Relaxed),
-                _ => return Err(io::Error::last_os_error()),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    NO_GROUP_FLAG.store(true, Ordering::Relaxed)
+                }
+                other => return other,
             }
         }
         // A zombie still answers 0 to pidfd_send_signal and keeps its pid and group.
@@ -122,7 +124,7 @@ impl PidFd {
         }
         let pid = Pid::from_raw(self.pid as i32).ok_or(io::ErrorKind::InvalidInput)?;
         let group = rustix::process::getpgid(Some(pid))?;
-        rustix::process::kill_process_group(group, signal)?;
+        signal::kill(-group.as_raw_nonzero().get(), sig)?;
         Ok(true)
     }
 
@@ -169,6 +171,13 @@ impl PidFd {
 
     /// After `ECHILD`: someone else reaped the child. Linux 6.15 keeps its wait status for any
     /// pidfd (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`); the resource usage is lost.
+    ///
+    /// The kernel records the status when it releases the task (`release_task` calls
+    /// `pidfs_exit`), an instant after the reap that made `waitid` answer `ECHILD`, and then
+    /// detaches the task from its pid, which wakes the pidfd's pollers with `POLLHUP`
+    /// (kernel/exit.c, `__unhash_process`). A query in between finds no status yet (issue 14:
+    /// about 1 in 8,000 foreign reaps): it waits for that `POLLHUP`, at most
+    /// [`RELEASE_WAIT`], and asks again before declaring the status lost.
     fn exit_after_foreign_reap(&self) -> io::Result<ExitInfo> {
         let lost = || {
             io::Error::other(
@@ -177,21 +186,63 @@ impl PidFd {
                  Linux 6.15)",
             )
         };
+        let status = match self.recorded_exit() {
+            Ok(Some(status)) => status,
+            // Not recorded yet, or (ESRCH) the task was released between the two lookups
+            // `PIDFD_GET_INFO` makes, the record first; ESRCH is final before 6.15 only.
+            Ok(None) | Err(libc::ESRCH) => {
+                self.wait_for_release();
+                self.recorded_exit().ok().flatten().ok_or_else(lost)?
+            }
+            Err(_) => return Err(lost()),
+        };
+        Ok(ExitInfo {
+            pid: self.pid,
+            status: std::os::unix::process::ExitStatusExt::from_raw(status),
+            usage: None,
+        })
+    }
+
+    /// `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`: `Ok(Some(status))` once the kernel has
+    /// recorded the exit, `Ok(None)` while the task is not released yet (or on 6.13 and 6.14,
+    /// which know no `PIDFD_INFO_EXIT`), else the errno.
+    fn recorded_exit(&self) -> Result<Option<i32>, i32> {
         // SAFETY: pidfd_info is plain data (integers); all-zero is valid.
         let mut info: libc::pidfd_info = unsafe { std::mem::zeroed() };
         info.mask = libc::PIDFD_INFO_EXIT.into();
         // SAFETY: PIDFD_GET_INFO reads and writes one `struct pidfd_info` (its VER0 size is
         // encoded in the request number); `info` is live and writable, the fd owned by `self`.
-        // Older kernels answer ENOTTY (no pidfs ioctls), EINVAL (< 6.13) or ESRCH (< 6.15).
+        // Older kernels answer ENOTTY (no pidfs ioctls), EINVAL (< 6.13) or, for a released
+        // task, ESRCH (< 6.15).
         let ret = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::PIDFD_GET_INFO, &mut info) };
-        if ret == -1 || info.mask & u64::from(libc::PIDFD_INFO_EXIT) == 0 {
-            return Err(lost());
+        if ret == -1 {
+            return Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
         }
-        Ok(ExitInfo {
-            pid: self.pid,
-            status: std::os::unix::process::ExitStatusExt::from_raw(info.exit_code),
-            usage: None,
-        })
+        Ok((info.mask & u64::from(libc::PIDFD_INFO_EXIT) != 0).then_some(info.exit_code))
+    }
+
+    /// Waits until the task is detached from its pid (`POLLHUP`, Linux 6.9), at most
+    /// [`RELEASE_WAIT`]. Asks for no event, since the pidfd of an exited task is readable
+    /// already.
+    fn wait_for_release(&self) {
+        let deadline = Instant::now() + RELEASE_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: 0,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, 1000) as libc::c_int;
+            // SAFETY: poll(2) on one live pollfd that refers to a descriptor owned by `self`.
+            let ret = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if ret != -1 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+        }
     }
 
     fn waitid(&self, nohang: i32) -> io::Result<Option<ExitInfo>> {

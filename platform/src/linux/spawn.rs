@@ -36,11 +36,81 @@ pub struct Spawned {
     pub pipes: ParentPipes,
 }
 
-/// The child's stack. Its code uses little: system calls, no allocation, no formatting.
+/// The child's stack. Its code uses little: system calls, no allocation, no formatting, a
+/// path buffer of 4 KiB for the `PATH` search.
 const STACK_SIZE: usize = 64 * 1024;
 
+/// A vfork-style child's stack: a private mapping with a guard page below it, so that an
+/// overflow faults instead of writing over our memory. Each thread keeps one for its next
+/// spawn (the only cost is address space: pages are touched only as used): `CLONE_VFORK`
+/// suspends the thread until the child has exec'd or exited, so one spawn at a time uses it.
+#[derive(Debug)]
+struct Stack {
+    /// # Invariant
+    /// A mapping of `len` bytes that `Stack` owns; its first page is the guard.
+    base: *mut c_void,
+    len: usize,
+}
+
+std::thread_local! {
+    static STACK: std::cell::Cell<Option<Stack>> = const { std::cell::Cell::new(None) };
+}
+
+impl Stack {
+    /// This thread's stack, or a new one.
+    ///
+    /// # Errors
+    /// `ENOMEM` (out of memory or address space: no abort, issue 14).
+    fn take() -> io::Result<Stack> {
+        if let Some(stack) = STACK.try_with(std::cell::Cell::take).ok().flatten() {
+            return Ok(stack);
+        }
+        // SAFETY: sysconf takes an integer.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = STACK_SIZE + page;
+        // SAFETY: a fresh anonymous private mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Stack { base, len };
+        // SAFETY: the first page of the mapping just made, which nothing uses yet.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The top: stacks grow down on every Linux architecture Rust supports but hppa, which
+    /// has no `CLONE_PIDFD` user in Rust. Page-aligned, so 16-byte aligned.
+    fn top(&self) -> *mut c_void {
+        self.base.cast::<u8>().wrapping_add(self.len).cast()
+    }
+
+    /// Keeps the stack for this thread's next spawn.
+    fn put_back(self) {
+        let _ = STACK.try_with(|slot| slot.set(Some(self)));
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping this Stack owns (see `base`); no child uses it any more.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
 struct ChildArgs<'a> {
-    prepared: &'a Prepared,
+    prepared: &'a Prepared<'a>,
     mask: &'a libc::sigset_t,
     failure: &'a Failure,
 }
@@ -65,7 +135,8 @@ extern "C" fn vfork_child(arg: *mut c_void) -> libc::c_int {
 /// [`PreExec`] was made).
 ///
 /// # Errors
-/// - Preparation: `InvalidInput` (NUL byte), `EMFILE` (pipes), `NotFound` (empty program).
+/// - Preparation: `InvalidInput` (NUL byte), `EMFILE` (pipes), `NotFound` (empty program),
+///   `ENOMEM` (no memory for the child's stack: never an abort).
 /// - `clone`: `EMFILE`/`ENFILE` for the pidfd (no child is created then, Linux T7), `EAGAIN`,
 ///   `ENOMEM`, `ENOSYS`/`EPERM` under seccomp.
 /// - `Unsupported` when the kernel ignored `CLONE_PIDFD` (before 5.2); the child is killed
@@ -90,9 +161,7 @@ pub fn spawn(
 fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Spawned> {
     let mut prepared = Prepared::new(req)?;
     let failure = Failure::default();
-    // Uninitialised: the child writes before it reads, as on any stack; zeroing 64 KiB per
-    // spawn would cost more than the allocation.
-    let mut stack: Vec<u128> = Vec::with_capacity(STACK_SIZE / 16);
+    let stack = Stack::take()?;
     let mut pidfd: libc::c_int = -1;
     let pid = {
         let blocked = SignalsBlocked::new()?;
@@ -102,15 +171,13 @@ fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Sp
             failure: &failure,
         };
         let flags = libc::CLONE_VM | libc::CLONE_VFORK | pidfd_flag | libc::SIGCHLD;
-        // SAFETY: the stack is a live, 16-byte aligned buffer of STACK_SIZE bytes and we pass
-        // its top (it grows down on every Linux architecture Rust supports but hppa, which has
-        // no CLONE_PIDFD user in Rust); `args` and `pidfd` outlive the call, and CLONE_VFORK
-        // keeps this thread suspended until the child no longer uses them.
+        // SAFETY: we pass the top of a live stack mapping that nothing else uses (see
+        // `Stack`); `args` and `pidfd` outlive the call, and CLONE_VFORK keeps this thread
+        // suspended until the child no longer uses them or the stack.
         let pid = unsafe {
-            let top = stack.as_mut_ptr().add(stack.capacity()) as *mut c_void;
             libc::clone(
                 vfork_child,
-                top,
+                stack.top(),
                 flags,
                 &args as *const ChildArgs<'_> as *mut c_void,
                 &mut pidfd as *mut libc::c_int,
@@ -119,7 +186,7 @@ fn spawn_vfork(req: &SpawnRequest<'_>, pidfd_flag: libc::c_int) -> io::Result<Sp
         // Read errno before `blocked` restores the mask.
         (pid, io::Error::last_os_error())
     };
-    drop(stack);
+    stack.put_back();
     let (pid, clone_error) = pid;
     if pid == -1 {
         return Err(refused(clone_error, pidfd_flag));
@@ -192,7 +259,7 @@ fn finish(
     with_pidfd: bool,
     pidfd: libc::c_int,
     failure: &Failure,
-    prepared: &mut Prepared,
+    prepared: &mut Prepared<'_>,
 ) -> io::Result<Spawned> {
     let child = ChildPid::new(pid as u32);
     if with_pidfd && pidfd < 0 {

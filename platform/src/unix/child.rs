@@ -10,7 +10,8 @@
 //! - only async-signal-safe calls (signal-safety(7)): no allocation, no locks, no `std::io`,
 //!   no formatting, no panics and no unwinding (nothing here can panic: no indexing that can
 //!   fail, no `unwrap`);
-//! - everything the child needs was prepared in the parent (`prepare.rs`);
+//! - everything the child needs was prepared in the parent (`prepare.rs`), but the paths of
+//!   the `PATH` search, which it assembles on its own stack as glibc's `execvpe` does;
 //! - on Linux, credentials change through the raw system calls: glibc's `setuid` wrappers
 //!   broadcast to every thread of the process (`__nptl_setxid`), which in a `CLONE_VM` child
 //!   would reach the parent's threads. FreeBSD's credentials belong to the process, not to its
@@ -51,11 +52,13 @@ pub(crate) enum Step {
     Stdio = 8,
     PreExec = 9,
     Exec = 10,
+    /// A `pre_exec` hook panicked; the errno is meaningless.
+    PreExecPanicked = 11,
 }
 
 impl Step {
     pub(crate) fn from_i32(v: i32) -> Option<Step> {
-        const ALL: [Step; 10] = [
+        const ALL: [Step; 11] = [
             Step::Signals,
             Step::Session,
             Step::ProcessGroup,
@@ -66,25 +69,15 @@ impl Step {
             Step::Stdio,
             Step::PreExec,
             Step::Exec,
+            Step::PreExecPanicked,
         ];
         ALL.into_iter().find(|s| *s as i32 == v)
     }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Step::Signals => "resetting signal handlers",
-            Step::Session => "setsid",
-            Step::ProcessGroup => "setpgid",
-            Step::Groups => "setgroups",
-            Step::Gid => "setgid",
-            Step::Uid => "setuid",
-            Step::Chdir => "changing to the working directory",
-            Step::Stdio => "setting up stdio",
-            Step::PreExec => "a pre_exec hook",
-            Step::Exec => "exec",
-        }
-    }
 }
+
+/// The longest path `execve` takes, its NUL included (PATH_MAX on Linux; FreeBSD's is 1024,
+/// and its kernel refuses longer ones itself).
+const PATH_MAX: usize = 4096;
 
 /// One past the highest signal number (`_NSIG` on Linux).
 #[cfg(target_os = "linux")]
@@ -190,10 +183,10 @@ fn check(ret: libc::c_long, step: Step) -> Result<(), (Step, i32)> {
 /// `CLONE_VFORK` parent is suspended meanwhile, and on the fork path they are the child's own
 /// copies. `hooks` must be async-signal-safe.
 pub(crate) unsafe fn exec_child(
-    p: &Prepared,
+    p: &Prepared<'_>,
     mask: &libc::sigset_t,
     failure: &Failure,
-    hooks: &mut dyn FnMut() -> Result<(), i32>,
+    hooks: &mut dyn FnMut() -> Result<(), (Step, i32)>,
     report: &dyn Fn(&Failure),
 ) -> ! {
     // SAFETY: forwarded from this function's contract.
@@ -211,9 +204,9 @@ pub(crate) unsafe fn exec_child(
 /// # Safety
 /// As [`exec_child`].
 unsafe fn setup_and_exec(
-    p: &Prepared,
+    p: &Prepared<'_>,
     mask: &libc::sigset_t,
-    hooks: &mut dyn FnMut() -> Result<(), i32>,
+    hooks: &mut dyn FnMut() -> Result<(), (Step, i32)>,
 ) -> Result<std::convert::Infallible, (Step, i32)> {
     // SAFETY: plain system calls on values owned by `p` or on the stack,
     // in a child process that nothing else runs in.
@@ -243,7 +236,7 @@ unsafe fn setup_and_exec(
         if let Some(pgroup) = p.pgroup {
             check(libc::setpgid(0, pgroup).into(), Step::ProcessGroup)?;
         }
-        if let Some(groups) = &p.groups {
+        if let Some(groups) = p.groups {
             check(set_groups(groups.len(), groups.as_ptr()), Step::Groups)?;
         }
         if let Some(gid) = p.gid {
@@ -258,8 +251,8 @@ unsafe fn setup_and_exec(
             }
             check(set_uid(uid), Step::Uid)?;
         }
-        if let Some(cwd) = &p.cwd {
-            check(libc::chdir(cwd.as_ptr()).into(), Step::Chdir)?;
+        if let Some(cwd) = p.cwd {
+            check(libc::chdir(cwd).into(), Step::Chdir)?;
         }
         for (target, &source) in p.stdio.iter().enumerate() {
             if source >= 0 {
@@ -267,18 +260,33 @@ unsafe fn setup_and_exec(
                 check(libc::dup2(source, target as i32).into(), Step::Stdio)?;
             }
         }
-        hooks().map_err(|e| (Step::PreExec, e))?;
+        hooks()?;
         check(
             libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()).into(),
             Step::Signals,
         )?;
 
+        let Some((name, path)) = p.search() else {
+            libc::execve(p.program, p.argv, p.envp);
+            return Err((Step::Exec, errno()));
+        };
         // execvp's search: EACCES is remembered and the search goes on; a missing file or
-        // directory goes on; anything else stops (glibc posix/execvpe.c).
+        // directory goes on; anything else stops (glibc posix/execvpe.c). Each candidate is
+        // built on this stack, as glibc does.
+        let mut full = [0u8; PATH_MAX];
         let mut denied = false;
         let mut last = libc::ENOENT;
-        for candidate in &p.candidates {
-            libc::execve(candidate.as_ptr(), p.argv.as_ptr(), p.envp);
+        for dir in path.split(|&b| b == b':') {
+            let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+            let Some(candidate) = full.get_mut(..dir.len() + name.len() + 2) else {
+                // What execve says of a path this long.
+                return Err((Step::Exec, libc::ENAMETOOLONG));
+            };
+            let parts = dir.iter().chain(b"/").chain(name).chain(b"\0");
+            for (slot, &byte) in candidate.iter_mut().zip(parts) {
+                *slot = byte;
+            }
+            libc::execve(candidate.as_ptr().cast(), p.argv, p.envp);
             match errno() {
                 libc::EACCES => denied = true,
                 libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}

@@ -10,6 +10,7 @@
 
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 
 use super::child::{exec_child, Failure, Step};
@@ -72,7 +73,7 @@ impl ReportPipe {
     /// safety was promised when each [`PreExec`] was made.
     pub(crate) unsafe fn exec_child(
         &self,
-        prepared: &Prepared,
+        prepared: &Prepared<'_>,
         mask: &libc::sigset_t,
         hooks: &mut [PreExec],
     ) -> ! {
@@ -87,7 +88,22 @@ impl ReportPipe {
             // write is seen by the parent as a malformed report.
             unsafe { libc::write(tx, msg.as_ptr().cast(), std::mem::size_of_val(&msg)) };
         };
-        let mut run = || hooks.iter_mut().try_for_each(PreExec::run);
+        // A panicking hook must not unwind out of this function: above it is a copy of the
+        // caller's code, which would run on in the child as a second copy of the program
+        // (issue 14). std makes such a panic abort the child (`panic::always_abort`, unstable)
+        // and its spawn returns `Ok`; here the child reports it, so that spawn fails saying
+        // so. The payload is leaked: freeing it could take a lock held at the fork. With
+        // `panic = "abort"`, the child aborts and spawn returns `Ok`, as std's.
+        let mut run = || {
+            let all = AssertUnwindSafe(|| hooks.iter_mut().try_for_each(PreExec::run));
+            match std::panic::catch_unwind(all) {
+                Ok(result) => result.map_err(|errno| (Step::PreExec, errno)),
+                Err(payload) => {
+                    std::mem::forget(payload);
+                    Err((Step::PreExecPanicked, 0))
+                }
+            }
+        };
         // SAFETY: forwarded from this function's contract.
         unsafe { exec_child(prepared, mask, &failure, &mut run, &report) }
     }
@@ -150,15 +166,14 @@ impl Failure {
         }
         let errno = self.errno.load(Ordering::Relaxed);
         Some(match Step::from_i32(step) {
-            // What std reports for these: the bare OS error (NotFound, PermissionDenied...).
-            Some(Step::Exec) | Some(Step::Chdir) | None if errno > 0 => {
-                io::Error::from_raw_os_error(errno)
-            }
-            Some(step) => {
-                let os = io::Error::from_raw_os_error(errno);
-                io::Error::new(os.kind(), format!("{} failed: {os}", step.name()))
-            }
-            None => io::Error::other("malformed failure report from the child"),
+            Some(Step::PreExecPanicked) => io::Error::other(
+                "a pre_exec hook panicked; the child exited without running the program",
+            ),
+            // The bare OS error, whichever step failed, as std reports it (its spawn errors
+            // carry no step either): code that matches on `raw_os_error()` sees the same
+            // (issue 12). The step is known only here.
+            Some(_) | None if errno > 0 => io::Error::from_raw_os_error(errno),
+            _ => io::Error::other("malformed failure report from the child"),
         })
     }
 }
@@ -193,12 +208,27 @@ mod tests {
     }
 
     #[test]
-    fn other_steps_are_named() {
-        let e = decode(&report(Step::Uid as i32, libc::EPERM), REPORT)
+    fn every_step_is_the_bare_os_error() {
+        for step in [
+            Step::Uid,
+            Step::Gid,
+            Step::Groups,
+            Step::ProcessGroup,
+            Step::PreExec,
+        ] {
+            let e = decode(&report(step as i32, libc::EPERM), REPORT)
+                .to_error()
+                .unwrap();
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{step:?}");
+        }
+    }
+
+    #[test]
+    fn a_panicked_hook_is_said_so() {
+        let e = decode(&report(Step::PreExecPanicked as i32, 0), REPORT)
             .to_error()
             .unwrap();
-        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
-        assert!(e.to_string().starts_with("setuid failed"), "{e}");
+        assert!(e.to_string().contains("pre_exec hook panicked"), "{e}");
     }
 
     #[test]
@@ -213,7 +243,7 @@ mod tests {
 
     #[test]
     fn unknown_or_zero_steps_are_malformed() {
-        for step in [0, 11, -7, i32::MAX] {
+        for step in [0, 12, -7, i32::MAX] {
             let e = decode(&report(step, 0), REPORT).to_error().unwrap();
             assert_eq!(e.to_string(), "malformed failure report from the child");
         }

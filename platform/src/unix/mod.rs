@@ -9,6 +9,8 @@ pub(crate) mod fork;
 mod pid;
 mod poll;
 pub mod prepare;
+pub(crate) mod signal;
+mod strings;
 
 pub use pid::{
     group_exists, group_has_running_members, leads_group, send_byte, signal_group_id, ChildPid,

@@ -9,8 +9,9 @@ use std::mem::MaybeUninit;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
-use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+use rustix::process::{Pid, WaitId, WaitIdOptions};
 
+use super::signal;
 use crate::exit::{ExitInfo, Usage};
 
 /// An unreaped child of this process, by pid.
@@ -107,17 +108,17 @@ impl ChildPid {
         }
     }
 
-    /// Sends `sig` (`0` only checks). The caller must know the child is not reaped yet.
+    /// Sends `sig` (`0` only checks), real-time signals included. The caller must know the
+    /// child is not reaped yet.
     ///
     /// # Errors
-    /// `InvalidInput` for an unknown signal; `EPERM`.
+    /// `EINVAL` for a signal this process may not send (see `unix::signal`); `EPERM`.
     pub fn send_signal(self, sig: i32) -> io::Result<()> {
         let pid = self.raw()?;
         if sig == 0 {
             return Ok(rustix::process::test_kill_process(pid)?);
         }
-        let sig = Signal::from_named_raw(sig).ok_or(io::ErrorKind::InvalidInput)?;
-        Ok(rustix::process::kill_process(pid, sig)?)
+        signal::kill(pid.as_raw_nonzero().get(), sig)
     }
 
     /// Sends `sig` to the child, or with `group` to its process group: what every backend that
@@ -144,9 +145,9 @@ impl ChildPid {
     /// # Errors
     /// As [`send_signal`](Self::send_signal).
     pub fn send_signal_to_group(self, sig: i32) -> io::Result<()> {
-        let signal = Signal::from_named_raw(sig).ok_or(io::ErrorKind::InvalidInput)?;
+        let sig = signal::checked(sig)?;
         let group = rustix::process::getpgid(Some(self.raw()?))?;
-        Ok(rustix::process::kill_process_group(group, signal)?)
+        signal::kill(-group.as_raw_nonzero().get(), sig)
     }
 }
 
@@ -207,14 +208,13 @@ pub fn group_has_running_members(pgid: u32) -> bool {
 /// group of a child they just reaped, whose id the kernel keeps while a member lives.
 ///
 /// # Errors
-/// `ESRCH` when the group is empty; `InvalidInput` for an unknown signal.
+/// `ESRCH` when the group is empty; `EINVAL` for a signal this process may not send.
 pub fn signal_group_id(pgid: u32, sig: i32) -> io::Result<()> {
     let pid = i32::try_from(pgid)
         .ok()
         .and_then(Pid::from_raw)
         .ok_or(io::ErrorKind::InvalidInput)?;
-    let sig = Signal::from_named_raw(sig).ok_or(io::ErrorKind::InvalidInput)?;
-    Ok(rustix::process::kill_process_group(pid, sig)?)
+    signal::kill(-pid.as_raw_nonzero().get(), sig)
 }
 
 /// Whether `pid` leads its own process group. Only meaningful while `pid` is an unreaped child.

@@ -1,14 +1,17 @@
 //! Everything a child needs, allocated and opened *before* it exists: the code that runs in the
-//! child (`child.rs`) may not allocate, so it only reads this plan.
+//! child (`child.rs`) may not allocate, so it only reads this plan. Its strings live in two
+//! buffers that each thread reuses from one spawn to the next (`strings.rs`).
 
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
+
+use super::strings::Strings;
 
 /// What becomes of one of the child's standard streams.
 #[derive(Debug)]
@@ -63,50 +66,34 @@ pub struct ParentPipes {
     pub stderr: Option<OwnedFd>,
 }
 
-/// The plan the child executes. Holds raw pointers into its own buffers: build it, spawn,
-/// drop it, all on one thread.
+/// The plan the child executes: raw pointers into its own buffers ([`Strings`]). Build it,
+/// spawn, drop it, all on one thread.
 #[derive(Debug)]
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-pub(crate) struct Prepared {
-    // Kept for the pointers below.
-    _argv: Vec<CString>,
-    pub(crate) argv: Vec<*const libc::c_char>,
-    _envp: Vec<CString>,
-    envp_owned: Vec<*const libc::c_char>,
-    /// The child's environment: `envp_owned`, or the parent's own `environ` when the command
-    /// changes nothing (no copy on the hot path).
+pub(crate) struct Prepared<'a> {
+    strings: Strings,
+    /// `argv`, NULL-terminated.
+    pub(crate) argv: *const *const libc::c_char,
+    /// The child's environment: built in `strings`, or the parent's own `environ` when the
+    /// command changes nothing (no copy on the hot path).
     pub(crate) envp: *const *const libc::c_char,
-    /// Paths to try with `execve`, in order.
-    pub(crate) candidates: Vec<CString>,
-    pub(crate) cwd: Option<CString>,
+    /// The program as given: a path if it holds a `/`.
+    pub(crate) program: *const libc::c_char,
+    /// Where the search path starts in `strings`, for a program without a `/`.
+    path: Option<usize>,
+    program_at: usize,
+    pub(crate) cwd: Option<*const libc::c_char>,
     /// Descriptor to `dup2` onto 0, 1, 2, or -1 to leave the stream alone. Always ≥ 3, so
     /// one `dup2` can never overwrite the source of another.
     pub(crate) stdio: [RawFd; 3],
     /// Keeps the sources in `stdio` open until the child has them.
-    _child_ends: Vec<OwnedFd>,
+    _child_ends: [Option<OwnedFd>; 3],
     pub(crate) parent_ends: ParentPipes,
     pub(crate) uid: Option<libc::uid_t>,
     pub(crate) gid: Option<libc::gid_t>,
-    pub(crate) groups: Option<Vec<libc::gid_t>>,
+    pub(crate) groups: Option<&'a [libc::gid_t]>,
     pub(crate) pgroup: Option<libc::pid_t>,
     pub(crate) setsid: bool,
-}
-
-fn cstring(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "nul byte found in provided data",
-        )
-    })
-}
-
-fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
-    strings
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect()
 }
 
 /// A pipe whose ends are close-on-exec from birth, where the OS can (`pipe2`).
@@ -133,32 +120,55 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
 }
 
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-impl Prepared {
-    pub(crate) fn new(req: &SpawnRequest<'_>) -> io::Result<Prepared> {
-        let program = req.program.as_bytes();
-        let mut argv = Vec::with_capacity(req.args.len() + 1);
-        argv.push(cstring(req.arg0.map_or(program, |a| a.as_bytes()))?);
-        for arg in req.args {
-            argv.push(cstring(arg.as_bytes())?);
-        }
-        let envp = match req.env_clear || !req.env.is_empty() {
-            true => environment(req)?,
-            false => Vec::new(),
-        };
-        let candidates = candidates(req)?;
-        let cwd = req
-            .cwd
-            .map(|p| cstring(p.as_os_str().as_bytes()))
-            .transpose()?;
+impl<'a> Prepared<'a> {
+    pub(crate) fn new(req: &SpawnRequest<'a>) -> io::Result<Prepared<'a>> {
         if req.setsid && req.pgroup.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a command cannot both start a session and join a process group",
             ));
         }
+        let program = req.program.as_bytes();
+        if program.is_empty() {
+            // What execve(2) says, and so std.
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        let mut strings = Strings::take();
+        strings.push(&[req.arg0.map_or(program, |a| a.as_bytes())])?;
+        for arg in req.args {
+            strings.push(&[arg.as_bytes()])?;
+        }
+        let changed_env = req.env_clear || !req.env.is_empty();
+        let env_at = strings.offset();
+        let vars = match changed_env {
+            true => environment(req, &mut strings)?,
+            false => 0,
+        };
+        let program_at = strings.offset();
+        strings.push(&[program])?;
+        let path = match program.contains(&b'/') {
+            true => None,
+            false => Some(search_path(req, &mut strings)?),
+        };
+        let cwd = match req.cwd {
+            Some(cwd) => {
+                let at = strings.offset();
+                strings.push(&[cwd.as_os_str().as_bytes()])?;
+                Some(at)
+            }
+            None => None,
+        };
+        // Every string is in: the byte buffer no longer moves. Both arrays in one reservation.
+        strings.reserve_pointers(req.args.len() + 2 + vars + 1)?;
+        let argv = strings.push_array(0, 1 + req.args.len())?;
+        let envp = match changed_env {
+            true => Some(strings.push_array(env_at, vars)?),
+            false => None,
+        };
+        let envp = envp.map_or_else(parent_environ, |at| strings.array(at));
 
         let mut stdio = [-1; 3];
-        let mut child_ends = Vec::new();
+        let mut child_ends: [Option<OwnedFd>; 3] = [None, None, None];
         let mut parent_ends: [Option<OwnedFd>; 3] = [None, None, None];
         for (i, plan) in req.stdio.iter().enumerate() {
             let child_end = match plan {
@@ -177,18 +187,18 @@ impl Prepared {
             };
             let child_end = above_stdio(child_end)?;
             stdio[i] = child_end.as_raw_fd();
-            child_ends.push(child_end);
+            child_ends[i] = Some(child_end);
         }
         let [stdin, stdout, stderr] = parent_ends;
 
-        let mut prepared = Prepared {
-            argv: null_terminated(&argv),
-            _argv: argv,
-            envp_owned: null_terminated(&envp),
-            envp: std::ptr::null(),
-            _envp: envp,
-            candidates,
-            cwd,
+        Ok(Prepared {
+            argv: strings.array(argv),
+            envp,
+            program: strings.ptr(program_at),
+            path,
+            program_at,
+            cwd: cwd.map(|at| strings.ptr(at)),
+            strings,
             stdio,
             _child_ends: child_ends,
             parent_ends: ParentPipes {
@@ -198,22 +208,24 @@ impl Prepared {
             },
             uid: req.uid,
             gid: req.gid,
-            groups: req.groups.map(<[u32]>::to_vec),
+            groups: req.groups,
             pgroup: req.pgroup,
             setsid: req.setsid,
-        };
-        prepared.envp = match req.env_clear || !req.env.is_empty() {
-            true => prepared.envp_owned.as_ptr(),
-            false => parent_environ(),
-        };
-        Ok(prepared)
+        })
+    }
+
+    /// For a program without a `/`: its name and the `:`-separated directories to look it up
+    /// in, as `execvp` would.
+    pub(crate) fn search(&self) -> Option<(&[u8], &[u8])> {
+        let path = self.path?;
+        Some((self.strings.get(self.program_at), self.strings.get(path)))
     }
 }
 
 /// The parent's environment, as `execve` takes it. Read without `std`'s environment lock,
 /// which is not reachable from here: sound because `std::env::set_var` may not run while
 /// other threads read the environment (its safety contract since Rust 2024), and a spawn reads
-/// it, as `posix_spawn(..., environ)` does.
+/// it, as `posix_spawn(..., environ)` does. Only the kernel reads through it (in `execve`).
 fn parent_environ() -> *const *const libc::c_char {
     extern "C" {
         static environ: *const *const libc::c_char;
@@ -223,62 +235,42 @@ fn parent_environ() -> *const *const libc::c_char {
     unsafe { environ }
 }
 
-/// `KEY=value` strings for the child: the parent's environment (unless cleared) with the
-/// command's changes applied, read at spawn time as `std` does.
-fn environment(req: &SpawnRequest<'_>) -> io::Result<Vec<CString>> {
-    let mut vars: BTreeMap<OsString, OsString> = BTreeMap::new();
+/// Appends the child's `KEY=value` strings and returns how many: the parent's environment
+/// (unless cleared), read at spawn time through `std` (under its lock) as `std` does, without
+/// the variables the command sets or removes, then those it sets.
+fn environment(req: &SpawnRequest<'_>, strings: &mut Strings) -> io::Result<usize> {
+    let mut count = 0;
     if !req.env_clear {
-        vars.extend(std::env::vars_os());
-    }
-    for (key, value) in req.env {
-        match value {
-            Some(value) => vars.insert(key.clone(), value.clone()),
-            None => vars.remove(key),
-        };
-    }
-    vars.iter()
-        .map(|(k, v)| {
-            let mut kv = Vec::with_capacity(k.len() + v.len() + 1);
-            kv.extend_from_slice(k.as_bytes());
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstring(&kv)
-        })
-        .collect()
-}
-
-/// The paths `execve` tries, as `execvp` would: the program itself if it contains a `/`, else
-/// each `PATH` entry joined with it. The child's `PATH` if the command sets one (as `std`
-/// does), else the parent's, else `/bin:/usr/bin` (glibc's default).
-fn candidates(req: &SpawnRequest<'_>) -> io::Result<Vec<CString>> {
-    let program = req.program.as_bytes();
-    if program.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "empty program name",
-        ));
-    }
-    if program.contains(&b'/') {
-        return Ok(vec![cstring(program)?]);
-    }
-    cstring(program)?; // Reports a NUL byte as InvalidInput, whatever PATH holds.
-    let path = match req.env.get(OsStr::new("PATH")) {
-        Some(Some(path)) => path.clone(),
-        _ => std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into()),
-    };
-    let mut out = Vec::new();
-    for dir in path.as_bytes().split(|&b| b == b':') {
-        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
-        let mut full = Vec::with_capacity(dir.len() + program.len() + 1);
-        full.extend_from_slice(dir);
-        full.push(b'/');
-        full.extend_from_slice(program);
-        // A PATH entry with a NUL byte can name no directory: skip it as execvp would fail it.
-        if let Ok(c) = CString::new(full) {
-            out.push(c);
+        for (key, value) in std::env::vars_os() {
+            if !req.env.contains_key(&key) {
+                strings.push_var(&key, &value)?;
+                count += 1;
+            }
         }
     }
-    Ok(out)
+    for (key, value) in req.env {
+        if let Some(value) = value {
+            strings.push_var(key, value)?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Appends the directories `execvp` would search, and returns where they start: the child's
+/// `PATH` if the command sets one (as `std` does), else the parent's, else `/bin:/usr/bin`
+/// (glibc's default). The child tries each in turn (`child.rs`).
+fn search_path(req: &SpawnRequest<'_>, strings: &mut Strings) -> io::Result<usize> {
+    let at = strings.offset();
+    match req.env.get(OsStr::new("PATH")) {
+        Some(Some(path)) => strings.push(&[path.as_bytes()])?,
+        // One allocation: std offers no other way to read a variable under its lock.
+        _ => match std::env::var_os("PATH") {
+            Some(path) => strings.push(&[path.as_bytes()])?,
+            None => strings.push(&[b"/bin:/usr/bin"])?,
+        },
+    }
+    Ok(at)
 }
 
 /// A closure run in the child after fork and before exec, created with the `unsafe` promise
@@ -294,6 +286,12 @@ impl PreExec {
     /// may only make async-signal-safe calls (signal-safety(7)): no allocation, no locks. It
     /// should fail with an OS error (`io::Error::from_raw_os_error`), which is reported as is;
     /// any other error is reported as `EINVAL` and leaked rather than freed in the child.
+    ///
+    /// A hook that panics breaks that promise (the panic machinery allocates and takes
+    /// locks), yet the damage stays in the child: the panic never unwinds past the spawn
+    /// engine, the child exits without exec, and the spawn fails with an error saying that
+    /// a `pre_exec` hook panicked. (`std` aborts such a child and its spawn returns `Ok`;
+    /// so does this crate in a program built with `panic = "abort"`.)
     pub unsafe fn new<F>(hook: F) -> PreExec
     where
         F: FnMut() -> io::Result<()> + Send + Sync + 'static,
