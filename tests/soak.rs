@@ -264,7 +264,10 @@ fn soak(cycles: usize, limit: Duration) {
     for ((name, drive), done) in DRIVERS.into_iter().zip(&progress) {
         let (report, done) = (report.clone(), done.clone());
         std::thread::spawn(move || {
-            let _ = report.send((name, drive(per_worker, done)));
+            // A panic (in a smol task, say) is reported at once, not after the time limit.
+            let run = std::panic::AssertUnwindSafe(|| drive(per_worker, done));
+            let result = std::panic::catch_unwind(run).unwrap_or_else(|_| Err("panicked".into()));
+            let _ = report.send((name, result));
         });
     }
     let deadline = Instant::now() + limit;
