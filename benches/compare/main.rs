@@ -2,7 +2,7 @@
 //! kernel floor, on the same workloads in the same run.
 //!
 //! ```text
-//! cargo bench --bench compare               # full run (~7 minutes on 2 cores)
+//! cargo bench --bench compare               # full run (~13 minutes on 2 cores, estimated)
 //! cargo bench --bench compare -- --quick    # CI smoke run (< 1 minute), asserts nothing
 //! cargo bench --bench compare -- --reps 3 --backends childfd,limit --workloads seq,latency
 //! ```
