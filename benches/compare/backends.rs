@@ -1,7 +1,9 @@
 //! The backends compared, each used the way its own users would use it.
 //!
+//! This crate's own rows (`childfd` per way of waiting, and the floors built from its spawn
+//! engine) are in `own.rs`.
+//!
 //! Async backends spawn and await inside their own executor (`block_on` once per workload):
-//! - `childfd`: `child.status().await` under `futures_lite::future::block_on`;
 //! - `async-process`: `child.status().await` under `async_io::block_on` (= `smol::block_on`);
 //! - `tokio-ct` / `tokio-mt`: `child.wait().await` under a current-thread / multi-thread
 //!   runtime's `block_on` (what `#[tokio::main]` does).
@@ -101,6 +103,7 @@ macro_rules! smol_tasks {
         }
     };
 }
+pub(crate) use smol_tasks;
 
 /// A backend that blocks.
 pub(crate) trait SyncBackend {
@@ -112,7 +115,7 @@ pub(crate) trait SyncBackend {
     fn read_stdout(&self, child: &mut Self::Child) -> io::Result<Vec<u8>>;
 }
 
-fn success(status: std::process::ExitStatus) -> io::Result<()> {
+pub(crate) fn success(status: std::process::ExitStatus) -> io::Result<()> {
     if status.success() {
         Ok(())
     } else {
@@ -120,7 +123,7 @@ fn success(status: std::process::ExitStatus) -> io::Result<()> {
     }
 }
 
-fn missing_pipe() -> io::Error {
+pub(crate) fn missing_pipe() -> io::Error {
     io::Error::other("no stdout pipe")
 }
 
@@ -150,70 +153,6 @@ macro_rules! command_methods {
             cmd.spawn()
         }
     };
-}
-
-pub(crate) struct Childfd {
-    pub(crate) ex: smol::Executor<'static>,
-}
-
-impl AsyncBackend for Childfd {
-    type Cmd = childfd::Command;
-    type Child = childfd::Child;
-
-    /// Built with childfd's own builder, so the child is spawned by its engine
-    /// (`clone(CLONE_PIDFD)`). `CHILDFD_BENCH_STD_ROUTE=1` builds it from a
-    /// `std::process::Command` instead: `std` spawns it and the pidfd is opened afterwards, the
-    /// route of commands converted from `std` (and of this crate before its own engine).
-    fn command(&self, spec: &Spec) -> childfd::Command {
-        let mut cmd = if std::env::var_os("CHILDFD_BENCH_STD_ROUTE").is_some() {
-            childfd::Command::from(spec.std_command())
-        } else {
-            let mut cmd = childfd::Command::new(&spec.prog);
-            cmd.args(&spec.args);
-            cmd
-        };
-        if let Out::Piped = spec.stdout {
-            cmd.stdout(childfd::Stdio::piped());
-        }
-        cmd
-    }
-
-    fn spawn(&self, cmd: &mut childfd::Command, spec: &Spec) -> io::Result<childfd::Child> {
-        let dup = |fd: &OwnedFd| fd.try_clone().map(childfd::Stdio::from);
-        if let Some(fd) = &spec.stdin {
-            cmd.stdin(dup(fd)?);
-        }
-        if let Out::Fd(fd) = &spec.stdout {
-            cmd.stdout(dup(fd)?);
-        }
-        cmd.spawn()
-    }
-
-    fn block_on<T>(&self, fut: impl Future<Output = T>) -> T {
-        futures_lite::future::block_on(fut)
-    }
-
-    fn wait<'a>(&self, child: &'a mut childfd::Child) -> BoxFut<'a, io::Result<()>> {
-        let status = child.status();
-        Box::pin(async move { success(status.await?) })
-    }
-
-    fn watch(&self, mut child: childfd::Child) -> SendFut<io::Result<()>> {
-        let status = child.status();
-        Box::pin(async move { success(status.await?) })
-    }
-
-    smol_tasks!();
-
-    fn read_stdout<'a>(&self, child: &'a mut childfd::Child) -> BoxFut<'a, io::Result<Vec<u8>>> {
-        use futures_lite::AsyncReadExt;
-        let pipe = child.stdout.take();
-        Box::pin(async move {
-            let mut buf = Vec::new();
-            pipe.ok_or_else(missing_pipe)?.read_to_end(&mut buf).await?;
-            Ok(buf)
-        })
-    }
 }
 
 pub(crate) struct AsyncProcess {

@@ -27,6 +27,10 @@ const COLORS: &[RGBColor] = &[
     RGBColor(0x8c, 0x56, 0x4b),
     RGBColor(0xff, 0x7f, 0x0e),
     RGBColor(0x7f, 0x7f, 0x7f),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0xff, 0xbb, 0x78),
 ];
 
 /// Draws the chart to `path` (SVG).
@@ -60,7 +64,7 @@ fn plot(
     backends: &[&str],
     bars: &[Vec<(&str, f64)>],
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
+    let root = SVGBackend::new(path, (1500, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     // Bars above CLIP (a fork in a big parent) are cut there; their label keeps the value.
     let top = bars

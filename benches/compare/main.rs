@@ -2,7 +2,7 @@
 //! kernel floor, on the same workloads in the same run.
 //!
 //! ```text
-//! cargo bench --bench compare               # full run (~7 minutes on 2 cores)
+//! cargo bench --bench compare               # full run (~13 minutes on 2 cores, estimated)
 //! cargo bench --bench compare -- --quick    # CI smoke run (< 1 minute), asserts nothing
 //! cargo bench --bench compare -- --reps 3 --backends childfd,limit --workloads seq,latency
 //! ```
@@ -13,8 +13,12 @@
 //! per repetition, then its median is shown. Tables go to stdout, Markdown to
 //! `target/bench/compare.md`, a chart to `target/bench/compare.svg`.
 //!
-//! Backends: `childfd`, `async-process`, `tokio-ct`, `tokio-mt`, `std`, `limit` (the floor:
-//! raw `posix_spawn` + `waitpid`), and `fork` (raw `fork` + `execve`, workloads 1 and 5).
+//! Backends: `childfd` (under `async_io::block_on`), `childfd-flb` (under
+//! `futures_lite::future::block_on`), `childfd-blocking` (`wait_blocking`), the floors of
+//! issue 11 built from the crate's own spawn engine (`pidfd-aio`, `pidfd-tokio`,
+//! `pidfd-clone`: see `own.rs`), `async-process`, `tokio-ct`, `tokio-mt`, `std`, `limit` (the
+//! kernel floor: raw `posix_spawn` + `waitpid`), and `fork` (raw `fork` + `execve`, workloads
+//! 1 and 5). After the tables: the targets, then every `childfd` row over its floor.
 //! Workloads: `seq`, `fanout`, `latency`, `crowd`, `heap`.
 //!
 //! `childfd` can also be measured with each of its mechanisms forced, as extra backends:
@@ -27,6 +31,8 @@ mod backends;
 mod chart;
 #[cfg(target_os = "linux")]
 mod crowd;
+#[cfg(target_os = "linux")]
+mod own;
 #[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]
@@ -58,6 +64,11 @@ use report::{Metric, Runs, Section};
 #[cfg(target_os = "linux")]
 const BACKENDS: &[&str] = &[
     "childfd",
+    "childfd-flb",
+    "childfd-blocking",
+    "pidfd-aio",
+    "pidfd-tokio",
+    "pidfd-clone",
     "async-process",
     "tokio-ct",
     "tokio-mt",
@@ -116,7 +127,8 @@ fn orchestrate(args: &[String]) {
         markdown.push_str(&md);
         all_runs.push(runs);
     }
-    let summary = report::targets(&sections, &all_runs);
+    let mut summary = report::targets(&sections, &all_runs);
+    summary.push_str(&report::floors(&sections, &all_runs));
     println!("{summary}");
     markdown.push_str(&summary);
     let elapsed = format!("\nTotal time: {:.0} s\n", started.elapsed().as_secs_f64());

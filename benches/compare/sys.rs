@@ -230,3 +230,44 @@ pub(crate) fn waitpid(pid: libc::pid_t) -> io::Result<libc::c_int> {
         }
     }
 }
+
+/// One epoll instance, for the blocking floor `pidfd-clone`: the awaited pidfd is added, waited
+/// for, then closed (which removes it: it is the last reference, epoll(7) Q6), so a wait costs
+/// `epoll_ctl` + `epoll_wait` and no `EPOLL_CTL_DEL`.
+pub(crate) struct Epoll(OwnedFd);
+
+impl Epoll {
+    pub(crate) fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1 takes no pointer; a non-negative result is a new descriptor.
+        let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Adds `fd`, readable, level-triggered.
+    pub(crate) fn add(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: fd as u64,
+        };
+        // SAFETY: `ev` is a valid epoll_event; both descriptors are open.
+        check(unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
+        Ok(())
+    }
+
+    /// Blocks until a registered descriptor is ready.
+    pub(crate) fn wait(&self) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        loop {
+            // SAFETY: `ev` has room for the one event asked for.
+            let n = unsafe { libc::epoll_wait(self.0.as_raw_fd(), &mut ev, 1, -1) };
+            if n > 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if n < 0 && err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}

@@ -8,10 +8,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::backends::{
-    AsyncBackend, AsyncProcess, Childfd, Out, Raw, Spec, Std, SyncBackend, Tokio,
-};
+use crate::backends::{AsyncBackend, AsyncProcess, Out, Raw, Spec, Std, SyncBackend, Tokio};
 use crate::crowd;
+use crate::own::{Childfd, ChildfdBlocking, PidfdAio, PidfdClone, PidfdTokio};
 use crate::sys::{self, mono_ns};
 
 const TRUE: &str = "/bin/true";
@@ -60,12 +59,22 @@ pub(crate) fn main(args: &[String]) {
     job.base_fds = sys::fds();
     // `childfd:MECH` is `childfd` with CHILDFD_BACKEND=MECH set by the orchestrator.
     let result = match backend.split(':').next().unwrap_or_default() {
-        "childfd" => run_async(
+        "childfd" | "childfd-flb" => run_async(
             &Childfd {
+                ex: smol::Executor::new(),
+                reactorless: backend == "childfd-flb",
+            },
+            &job,
+        ),
+        "childfd-blocking" => run_sync(&ChildfdBlocking, &job),
+        "pidfd-clone" => sys::Epoll::new().and_then(|epoll| run_sync(&PidfdClone { epoll }, &job)),
+        "pidfd-aio" => run_async(
+            &PidfdAio {
                 ex: smol::Executor::new(),
             },
             &job,
         ),
+        "pidfd-tokio" => run_async(&PidfdTokio(Tokio::current_thread()), &job),
         "async-process" => run_async(
             &AsyncProcess {
                 ex: smol::Executor::new(),
