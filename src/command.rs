@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{ExitStatus, Output};
 
 use crate::spec::{Defaults, Spec};
-use crate::{Child, Stdio};
+use crate::stdio::IntoStdio;
+use crate::Child;
 
 /// A builder for child processes: every method of [`std::process::Command`] and of
 /// `async_process::Command`, with the same names, arguments and defaults.
@@ -19,8 +20,12 @@ use crate::{Child, Stdio};
 /// reap it (and recycle its pid) before the crate watches it. Two kinds of commands are
 /// spawned by `std` instead, followed by `pidfd_open`, because part of their configuration
 /// can only be read by `std`: those converted with `From<std::process::Command>`, and those
-/// given a [`std::process::Stdio`] (rather than this crate's [`Stdio`]). They behave the same,
-/// but are race-free only while nothing else in the process reaps children.
+/// given a [`std::process::Stdio`], or a value passed as one (a `File`, an `OwnedFd`), rather
+/// than this crate's [`Stdio`](crate::Stdio). They behave the same, but cost more and are
+/// race-free only while nothing else in the process reaps children (see
+/// [`Stdio`](crate::Stdio), "What a `std::process::Stdio` costs"). `Debug` says which route a
+/// command takes: `{:?}` appends `(std route: why)` to the command line, `{:#?}` has a
+/// `route` field.
 ///
 /// # Examples
 /// ```
@@ -115,22 +120,22 @@ impl Command {
 
     /// Configures the child's standard input. Default: inherited, or null for
     /// [`output`](Command::output).
-    pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.spec.set_stdio(0, cfg.into());
+    pub fn stdin<T: IntoStdio>(&mut self, cfg: T) -> &mut Command {
+        self.spec.set_stdio(0, cfg.into_childfd_stdio());
         self
     }
 
     /// Configures the child's standard output. Default: inherited, or piped for
     /// [`output`](Command::output).
-    pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.spec.set_stdio(1, cfg.into());
+    pub fn stdout<T: IntoStdio>(&mut self, cfg: T) -> &mut Command {
+        self.spec.set_stdio(1, cfg.into_childfd_stdio());
         self
     }
 
     /// Configures the child's standard error. Default: inherited, or piped for
     /// [`output`](Command::output).
-    pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.spec.set_stdio(2, cfg.into());
+    pub fn stderr<T: IntoStdio>(&mut self, cfg: T) -> &mut Command {
+        self.spec.set_stdio(2, cfg.into_childfd_stdio());
         self
     }
 
@@ -178,6 +183,7 @@ impl Command {
     /// - The fd limit (`EMFILE`): no child is left running.
     /// - `Unsupported`: this OS has no backend yet (only Linux has one today).
     pub fn spawn(&mut self) -> io::Result<Child> {
+        self.spec.check()?;
         Child::spawn(&mut self.spec, Defaults::Inherit, self.reap_on_drop)
     }
 
@@ -196,7 +202,10 @@ impl Command {
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::output`].
     pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
-        let child = Child::spawn(&mut self.spec, Defaults::Output, self.reap_on_drop);
+        let child = self
+            .spec
+            .check()
+            .and_then(|()| Child::spawn(&mut self.spec, Defaults::Output, self.reap_on_drop));
         async { child?.output().await }
     }
 }
@@ -222,12 +231,28 @@ impl fmt::Debug for Command {
         if f.alternate() {
             f.debug_struct("Command")
                 .field("inner", &self.spec.std)
-                .field("std_route", &self.spec.needs_std())
+                .field("route", &Route(self.spec.std_route_reason()))
                 .field("reap_on_drop", &self.reap_on_drop)
                 .field("kill_on_drop", &self.spec.kill_on_drop)
                 .finish()
         } else {
-            fmt::Debug::fmt(&self.spec.std, f)
+            fmt::Debug::fmt(&self.spec.std, f)?;
+            match self.spec.std_route_reason() {
+                Some(why) => write!(f, " (std route: {why})"),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// `"engine"`, or `"std (why)"`: which code spawns the command (see "Spawn routes").
+struct Route(Option<&'static str>);
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("\"engine\""),
+            Some(why) => write!(f, "\"std ({why})\""),
         }
     }
 }

@@ -76,7 +76,7 @@ pub use driver::driver;
 pub use exit::Exit;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 pub use set::ChildSet;
-pub use stdio::Stdio;
+pub use stdio::{IntoStdio, Stdio};
 
 #[doc(no_inline)]
 pub use std::process::{ExitStatus, Output};

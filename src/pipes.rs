@@ -42,8 +42,13 @@ macro_rules! pipe {
                 return Ok($name(windows::Unblocked::new(pipe)));
             }
 
-            /// Converts back into a [`Stdio`](crate::Stdio) (a blocking descriptor again), to hand the pipe to
-            /// another child.
+            /// Converts back into a [`std::process::Stdio`] (a blocking descriptor again), to
+            /// hand the pipe to another child, as in `async-process`.
+            ///
+            /// A `std::process::Stdio` is opaque, so a `childfd` command given it is spawned
+            /// by `std` (see [`Stdio`](crate::Stdio)): to chain children on this crate's engine,
+            /// convert with [`Stdio::from`](crate::Stdio) instead, or pass the pipe itself to
+            /// [`Command::stdin`](crate::Command::stdin).
             ///
             /// On Windows this first waits for a read or write still running on the thread
             /// pool.
@@ -51,15 +56,69 @@ macro_rules! pipe {
             /// # Errors
             /// Removing the descriptor from async-io's reactor or clearing `O_NONBLOCK` failed
             /// (Unix; never on Windows).
-            pub async fn into_stdio(self) -> io::Result<crate::Stdio> {
+            ///
+            /// # Examples
+            /// ```
+            /// # #[cfg(unix)]
+            /// # futures_lite::future::block_on(async {
+            /// use childfd::{Command, Stdio};
+            ///
+            /// let mut echo = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+            /// let stdio: std::process::Stdio = echo.stdout.take().unwrap().into_stdio().await?;
+            /// let out = Command::new("cat").stdin(stdio).output().await?;
+            /// assert_eq!(out.stdout, b"hi\n");
+            /// # std::io::Result::Ok(()) }).unwrap();
+            /// ```
+            pub async fn into_stdio(self) -> io::Result<std::process::Stdio> {
                 #[cfg(unix)]
-                {
-                    let pipe = self.0.into_inner()?;
-                    platform::set_blocking(pipe.as_fd())?;
-                    Ok(crate::Stdio::from(std::os::unix::io::OwnedFd::from(pipe)))
-                }
+                return Ok(OwnedFd::from(self.into_blocking()?).into());
                 #[cfg(windows)]
-                Ok(crate::Stdio::from(self.0.into_inner().await?))
+                return Ok(self.0.into_inner().await?.into());
+            }
+
+            #[cfg(unix)]
+            fn into_blocking(self) -> io::Result<$std> {
+                let pipe = self.0.into_inner()?;
+                platform::set_blocking(pipe.as_fd())?;
+                Ok(pipe)
+            }
+        }
+
+        /// Hands the pipe to another child, which the engine spawns (see
+        /// [`Stdio`](crate::Stdio)). A failure to make the descriptor blocking again is
+        /// reported by that spawn.
+        ///
+        /// On Windows this blocks until a read or write still running on the thread pool
+        /// has finished; prefer [`into_stdio`](Self::into_stdio) in async code there.
+        ///
+        /// # Examples
+        /// ```
+        /// # #[cfg(unix)]
+        /// # futures_lite::future::block_on(async {
+        /// use childfd::{Command, Stdio};
+        ///
+        /// let mut echo = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+        /// let out = Command::new("cat").stdin(echo.stdout.take().unwrap()).output().await?;
+        /// assert_eq!(out.stdout, b"hi\n");
+        /// # std::io::Result::Ok(()) }).unwrap();
+        /// ```
+        impl From<$name> for crate::Stdio {
+            fn from(pipe: $name) -> crate::Stdio {
+                #[cfg(unix)]
+                let pipe = pipe.into_blocking();
+                #[cfg(windows)]
+                let pipe = futures_lite::future::block_on(pipe.0.into_inner());
+                match pipe {
+                    Ok(pipe) => crate::Stdio::from(pipe),
+                    Err(e) => crate::Stdio::failed(e),
+                }
+            }
+        }
+
+        impl crate::stdio::Sealed for $name {}
+        impl crate::IntoStdio for $name {
+            fn into_childfd_stdio(self) -> crate::Stdio {
+                self.into()
             }
         }
 
