@@ -68,6 +68,8 @@ mod spec;
 mod stdio;
 #[cfg(unix)]
 pub mod unix;
+#[cfg(windows)]
+pub mod windows;
 
 pub use backend::{backend, BackendInfo};
 pub use child::Child;
@@ -86,7 +88,7 @@ pub use std::process::{ExitStatus, Output};
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod sealed {
     #[allow(unreachable_pub)] // Nameable only inside the crate: that is what seals the traits.
     pub trait Sealed {}

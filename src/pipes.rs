@@ -20,7 +20,7 @@ use async_io::Async;
 use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 #[cfg(windows)]
-use std::os::windows::io::{AsRawHandle, RawHandle};
+use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, RawHandle};
 
 /// What a pipe wraps: an async-io source on Unix, a thread-pool adapter on Windows.
 #[cfg(unix)]
@@ -39,7 +39,7 @@ macro_rules! pipe {
                 #[cfg(unix)]
                 return Ok($name(Async::new(pipe)?));
                 #[cfg(windows)]
-                return Ok($name(windows::Unblocked::new(pipe)));
+                return Ok($name(windows::Unblocked::new(pipe)?));
             }
 
             /// Converts back into a [`std::process::Stdio`] (a blocking descriptor again), to
@@ -125,7 +125,14 @@ macro_rules! pipe {
         #[cfg(windows)]
         impl AsRawHandle for $name {
             fn as_raw_handle(&self) -> RawHandle {
-                self.0.raw_handle()
+                self.0.handle().as_raw_handle()
+            }
+        }
+
+        #[cfg(windows)]
+        impl AsHandle for $name {
+            fn as_handle(&self) -> BorrowedHandle<'_> {
+                self.0.handle()
             }
         }
 
@@ -211,7 +218,7 @@ async_read!(ChildStderr);
 #[cfg(windows)]
 mod windows {
     use std::io::{self, Read, Write};
-    use std::os::windows::io::{AsRawHandle, RawHandle};
+    use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
@@ -226,29 +233,31 @@ mod windows {
     ///   `Child::status()` does to stdin) would lose data that Unix delivers.
     /// - `close` only flushes, as async-io's does on Unix: dropping is what closes the pipe.
     ///   `Unblock`'s own close drops the pipe inside, after which a write or `into_stdio`
-    ///   panics, and `as_raw_handle` would name a closed handle.
+    ///   panics, and `as_handle` would name a closed handle.
     #[derive(Debug)]
     pub(super) struct Unblocked<T: Send + 'static> {
         /// `None` only once `into_inner` took it, just before `self` is dropped.
         io: Option<Unblock<T>>,
-        /// The pipe's handle value, for `AsRawHandle`: `Unblock` lends the pipe out only
-        /// asynchronously (it may be on a pool thread), but the handle stays open as long as
-        /// `io`. An integer, so that the pipe types stay `Send + Sync`.
-        handle: usize,
+        /// A duplicate of the pipe's handle, for `AsHandle`: `Unblock` lends the pipe out
+        /// only asynchronously (it may be on a pool thread). One more handle per pipe buys a
+        /// borrow without `unsafe`.
+        handle: OwnedHandle,
     }
 
-    impl<T: AsRawHandle + Send + 'static> Unblocked<T> {
-        pub(super) fn new(pipe: T) -> Unblocked<T> {
-            Unblocked {
-                handle: pipe.as_raw_handle() as usize,
+    impl<T: AsHandle + Send + 'static> Unblocked<T> {
+        /// # Errors
+        /// Duplicating the handle failed.
+        pub(super) fn new(pipe: T) -> io::Result<Unblocked<T>> {
+            Ok(Unblocked {
+                handle: pipe.as_handle().try_clone_to_owned()?,
                 io: Some(Unblock::new(pipe)),
-            }
+            })
         }
     }
 
     impl<T: Send + 'static> Unblocked<T> {
-        pub(super) fn raw_handle(&self) -> RawHandle {
-            self.handle as RawHandle
+        pub(super) fn handle(&self) -> BorrowedHandle<'_> {
+            self.handle.as_handle()
         }
 
         /// The pipe, once the read or write running on the pool (if any) has finished.

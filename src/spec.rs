@@ -111,7 +111,8 @@ impl Spec {
         }
     }
 
-    /// Whether only `std` can spawn this command.
+    /// Whether only `std` can spawn this command (Windows has no other route).
+    #[cfg(unix)]
     pub(crate) fn needs_std(&self) -> bool {
         self.std_route_reason().is_some()
     }

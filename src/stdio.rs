@@ -184,7 +184,7 @@ macro_rules! from_owned {
         impl From<$t> for Stdio {
             fn from(io: $t) -> Stdio {
                 #[cfg(unix)]
-                return Stdio(Ok(Kind::Fd(io.into())));
+                return Stdio(Ok(crate::stdio::Kind::Fd(io.into())));
                 #[cfg(not(unix))]
                 return Stdio::opaque(io.into());
             }
@@ -204,7 +204,7 @@ from_owned!(
 #[cfg(childfd_std_pipe)]
 #[allow(clippy::incompatible_msrv)]
 mod std_pipe {
-    use super::{Kind, Stdio};
+    use super::Stdio;
 
     from_owned!(std::io::PipeReader, std::io::PipeWriter);
 }
