@@ -104,3 +104,20 @@ pub(crate) fn first_line(child: &mut childfd::Child) -> String {
     }
     String::from_utf8_lossy(&line).into_owned()
 }
+
+/// Runs test `test` of this test binary again, in a process of its own with `var=value` set
+/// (and as user `uid`, given), and returns whether it passed with its whole output. For cases
+/// that change something process-wide and irreversible: a limit, a filter, the user.
+pub(crate) fn rerun(test: &str, var: &str, value: &str, uid: Option<u32>) -> (bool, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, value);
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    let out = cmd.output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success() && text.contains("1 passed"), text)
+}
