@@ -31,7 +31,7 @@ fn spawn_at_the_process_limit_is_an_error() {
     for room in 0..=5 {
         let (ok, text) = rerun("limited", MODE, &room.to_string(), uid);
         if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
-            println!("{}", &line[line.find("SKIP:").unwrap_or(0)..]);
+            common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
             return;
         }
         assert!(ok, "room for {room} more tasks: {text}");
@@ -61,7 +61,9 @@ fn limited() {
     };
     let uid = getuid().as_raw();
     let Some(tasks) = tasks_of(uid) else {
-        println!("SKIP: cannot read the tasks in /proc, so the limit cannot be placed");
+        common::skip(format_args!(
+            "cannot read the tasks in /proc, so the limit cannot be placed"
+        ));
         return;
     };
     let limit = Rlimit {
@@ -91,7 +93,9 @@ fn limited() {
         }
         Err(e) => {
             if room == 0 && e.raw_os_error() != Some(EAGAIN) {
-                println!("SKIP: the limit is not enforced here (uid {uid}): {e}");
+                common::skip(format_args!(
+                    "the limit is not enforced here (uid {uid}): {e}"
+                ));
                 return;
             }
             assert_eq!(e.raw_os_error(), Some(EAGAIN), "{e:?}");
