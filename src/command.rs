@@ -45,6 +45,17 @@ pub struct Command {
 impl Command {
     /// A command that runs `program`, found in `PATH` unless it contains a `/`, with the
     /// parent's environment and working directory.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("echo").arg("one").args(["two", "three"]).output().await?;
+    /// assert_eq!(out.stdout, b"one two three\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
         let mut spec = Spec::new(std::process::Command::new(&program), false);
         // std stores a program with a NUL byte as "<string-with-nul>": keep the real one, so
@@ -76,6 +87,22 @@ impl Command {
     }
 
     /// Sets an environment variable for the child.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "echo $GREETING $NAME"])
+    ///     .env("GREETING", "hello")
+    ///     .envs([("NAME", "world")])
+    ///     .output()
+    ///     .await?;
+    /// assert_eq!(out.stdout, b"hello world\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn env<K, V>(&mut self, key: K, val: V) -> &mut Command
     where
         K: AsRef<OsStr>,
@@ -106,12 +133,34 @@ impl Command {
     }
 
     /// Starts the child with an empty environment (plus what [`env`](Command::env) adds).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("/usr/bin/env").env_clear().env("ONLY", "this").output().await?;
+    /// assert_eq!(out.stdout, b"ONLY=this\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn env_clear(&mut self) -> &mut Command {
         self.spec.clear_env();
         self
     }
 
     /// Sets the child's working directory.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("pwd").current_dir("/").output().await?;
+    /// assert_eq!(out.stdout, b"/\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.spec.std.current_dir(dir.as_ref());
         self.spec.cwd = Some(dir.as_ref().to_owned());
@@ -120,6 +169,23 @@ impl Command {
 
     /// Configures the child's standard input. Default: inherited, or null for
     /// [`output`](Command::output).
+    ///
+    /// Takes a [`Stdio`](crate::Stdio), a pipe end of another child, or anything that converts
+    /// into a `std::process::Stdio` (which makes `std` spawn the command: see
+    /// [`Stdio`](crate::Stdio), "What a `std::process::Stdio` costs").
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::AsyncWriteExt;
+    ///
+    /// let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    /// child.stdin.as_mut().unwrap().write_all(b"fed in").await?;
+    /// assert_eq!(child.output().await?.stdout, b"fed in");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn stdin<T: IntoStdio>(&mut self, cfg: T) -> &mut Command {
         self.spec.set_stdio(0, cfg.into_childfd_stdio());
         self
@@ -169,6 +235,15 @@ impl Command {
     }
 
     /// Whether dropping the [`Child`] kills it (default `false`).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// let child = childfd::Command::new("sleep").arg("60").kill_on_drop(true).spawn()?;
+    /// drop(child); // SIGKILL, then reaped in the background
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
         self.spec.kill_on_drop = kill_on_drop;
         self
@@ -176,11 +251,25 @@ impl Command {
 
     /// Starts the child. Standard streams not configured are inherited.
     ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let mut child = Command::new("sleep").arg("10").spawn()?;
+    /// child.kill()?;
+    /// assert!(!child.status().await?.success());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// - `InvalidInput`: a NUL byte in the program, an argument or the environment.
     /// - `NotFound`: no such program, or no such working directory.
     /// - `PermissionDenied`: the program is not executable.
-    /// - The fd limit (`EMFILE`): no child is left running.
+    /// - The fd limit (`EMFILE`) or the process limit (`EAGAIN`): no child is left running.
+    /// - What converting a stream failed with (e.g. `EMFILE` when duplicating
+    ///   [`io::stdout()`](std::io::stdout) for [`Stdio::from`](crate::Stdio)).
     /// - `Unsupported`: this OS has no backend yet (only Linux has one today).
     pub fn spawn(&mut self) -> io::Result<Child> {
         self.spec.check()?;
@@ -188,6 +277,15 @@ impl Command {
     }
 
     /// Runs the child and waits for it. Standard streams not configured are inherited.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// let status = childfd::Command::new("sh").args(["-c", "exit 2"]).status().await?;
+    /// assert_eq!(status.code(), Some(2));
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::status`].
@@ -198,6 +296,15 @@ impl Command {
 
     /// Runs the child and collects its output. Unless configured, stdin is null and stdout
     /// and stderr are piped.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// let out = childfd::Command::new("sh").args(["-c", "echo out; echo err >&2"]).output().await?;
+    /// assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"out\n"[..], &b"err\n"[..]));
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::output`].

@@ -89,7 +89,7 @@ macro_rules! pipe {
         /// reported by that spawn.
         ///
         /// On Windows this blocks until a read or write still running on the thread pool
-        /// has finished; prefer [`into_stdio`](Self::into_stdio) in async code there.
+        #[doc = concat!("has finished; prefer [`into_stdio`](", stringify!($name), "::into_stdio) in async code there.")]
         ///
         /// # Examples
         /// ```
@@ -199,16 +199,61 @@ pipe!(
     /// The child's standard input, writable from the parent (`futures_io::AsyncWrite`).
     ///
     /// Dropping it closes the pipe, which a child reading its input sees as end of file.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::AsyncWriteExt;
+    ///
+    /// let mut child = Command::new("wc").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    /// let mut stdin = child.stdin.take().unwrap();
+    /// stdin.write_all(b"12345").await?;
+    /// drop(stdin); // end of file for wc
+    /// assert_eq!(child.output().await?.stdout.trim_ascii(), b"5");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ChildStdin,
     std::process::ChildStdin
 );
 pipe!(
     /// The child's standard output, readable from the parent (`futures_io::AsyncRead`).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::{io::BufReader, AsyncBufReadExt, StreamExt};
+    ///
+    /// let mut child = Command::new("seq").arg("3").stdout(Stdio::piped()).spawn()?;
+    /// let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    /// while let Some(line) = lines.next().await {
+    ///     println!("{}", line?);
+    /// }
+    /// assert!(child.status().await?.success());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ChildStdout,
     std::process::ChildStdout
 );
 pipe!(
     /// The child's standard error, readable from the parent (`futures_io::AsyncRead`).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::AsyncReadExt;
+    ///
+    /// let mut child = Command::new("sh").args(["-c", "echo oops >&2"]).stderr(Stdio::piped()).spawn()?;
+    /// let mut err = String::new();
+    /// child.stderr.take().unwrap().read_to_string(&mut err).await?;
+    /// assert_eq!(err, "oops\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ChildStderr,
     std::process::ChildStderr
 );

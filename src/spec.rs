@@ -111,8 +111,9 @@ impl Spec {
         }
     }
 
-    /// Whether only `std` can spawn this command (Windows has no other route).
-    #[cfg(unix)]
+    /// Whether only `std` can spawn this command (the engine exists on Linux and FreeBSD;
+    /// elsewhere `std` spawns everything).
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     pub(crate) fn needs_std(&self) -> bool {
         self.std_route_reason().is_some()
     }

@@ -18,16 +18,15 @@ use std::os::unix::io::{AsFd, OwnedFd};
 /// [`Command::stdin`](crate::Command::stdin) and its siblings take this type or anything that
 /// converts into a [`std::process::Stdio`] (see [`IntoStdio`]), so code written for `std` or
 /// `async-process` compiles unchanged. But a `std::process::Stdio`, or a value passed as one
-/// (a [`File`], an [`OwnedFd`](std::os::unix::io::OwnedFd), `std`'s pipe ends, the
-/// `std::process::Stdio` that [`ChildStdout::into_stdio`](crate::ChildStdout::into_stdio)
-/// returns), is opaque: such a command is spawned by `std`, then watched through
-/// `pidfd_open`. It behaves the same, but costs a second system call per spawn, a `fork`-style
-/// copy of the parent's memory where `std` cannot use `posix_spawn`, is race-free only while
-/// nothing else in the program reaps children, and cannot be combined with
-/// [`groups`](crate::unix::CommandExt::groups), [`setsid`](crate::unix::CommandExt::setsid)
-/// or [`pre_exec`](crate::unix::CommandExt::pre_exec). Wrap the value in this type
-/// (`Stdio::from(file)`) to stay on the engine; `{:#?}` of a [`Command`](crate::Command) shows
-/// which route it takes.
+/// (a [`File`], an `OwnedFd`, `std`'s pipe ends, the `std::process::Stdio` that
+/// [`ChildStdout::into_stdio`](crate::ChildStdout::into_stdio) returns), is opaque: on Linux
+/// such a command is spawned by `std`, then watched through `pidfd_open` (on FreeBSD, by a
+/// helper thread; macOS and Windows spawn through `std` anyway). It behaves the same, but
+/// costs a second system call per spawn and a `fork`-style copy of the parent's memory where
+/// `std` cannot use `posix_spawn`, is race-free only while nothing else in the program reaps
+/// children, and cannot be combined with `unix::CommandExt`'s `groups`, `setsid` or
+/// `pre_exec`. Wrap the value in this type (`Stdio::from(file)`) to stay on the engine;
+/// `{:#?}` of a [`Command`](crate::Command) shows which route it takes.
 ///
 /// # Examples
 /// ```
