@@ -36,6 +36,9 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The child's standard error, if it was piped.
     pub stderr: Option<ChildStderr>,
+    /// A duplicate of the process handle, for `AsHandle` (see `crate::windows`).
+    #[cfg(windows)]
+    pub(crate) handle: std::os::windows::io::OwnedHandle,
     pub(crate) state: Arc<ChildState>,
     pub(crate) reactor: &'static Reactor,
     kill_on_drop: bool,
@@ -51,21 +54,25 @@ impl Child {
         let kill_on_drop = spec.kill_on_drop;
         let reactor = Reactor::get()?;
         let (state, pipes) = reactor.spawn(spec, defaults)?;
+        let Pipes {
+            stdin,
+            stdout,
+            stderr,
+            #[cfg(windows)]
+            handle,
+        } = pipes;
         let mut child = Child {
             stdin: None,
             stdout: None,
             stderr: None,
+            #[cfg(windows)]
+            handle,
             state,
             reactor,
             // Until the pipes are ready, a failure must not leave the child running.
             kill_on_drop: true,
             reap_on_drop: true,
         };
-        let Pipes {
-            stdin,
-            stdout,
-            stderr,
-        } = pipes;
         child.stdin = stdin.map(ChildStdin::new).transpose()?;
         child.stdout = stdout.map(ChildStdout::new).transpose()?;
         child.stderr = stderr.map(ChildStderr::new).transpose()?;

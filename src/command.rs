@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{ExitStatus, Output};
 
 use crate::spec::{Defaults, Spec};
-use crate::{Child, Stdio};
+use crate::stdio::IntoStdio;
+use crate::Child;
 
 /// A builder for child processes: every method of [`std::process::Command`] and of
 /// `async_process::Command`, with the same names, arguments and defaults.
@@ -19,8 +20,12 @@ use crate::{Child, Stdio};
 /// reap it (and recycle its pid) before the crate watches it. Two kinds of commands are
 /// spawned by `std` instead, followed by `pidfd_open`, because part of their configuration
 /// can only be read by `std`: those converted with `From<std::process::Command>`, and those
-/// given a [`std::process::Stdio`] (rather than this crate's [`Stdio`]). They behave the same,
-/// but are race-free only while nothing else in the process reaps children.
+/// given a [`std::process::Stdio`], or a value passed as one (a `File`, an `OwnedFd`), rather
+/// than this crate's [`Stdio`](crate::Stdio). They behave the same, but cost more and are
+/// race-free only while nothing else in the process reaps children (see
+/// [`Stdio`](crate::Stdio), "What a `std::process::Stdio` costs"). `Debug` says which route a
+/// command takes: `{:?}` appends `(std route: why)` to the command line, `{:#?}` has a
+/// `route` field.
 ///
 /// # Examples
 /// ```
@@ -40,6 +45,17 @@ pub struct Command {
 impl Command {
     /// A command that runs `program`, found in `PATH` unless it contains a `/`, with the
     /// parent's environment and working directory.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("echo").arg("one").args(["two", "three"]).output().await?;
+    /// assert_eq!(out.stdout, b"one two three\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
         let mut spec = Spec::new(std::process::Command::new(&program), false);
         // std stores a program with a NUL byte as "<string-with-nul>": keep the real one, so
@@ -71,6 +87,22 @@ impl Command {
     }
 
     /// Sets an environment variable for the child.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "echo $GREETING $NAME"])
+    ///     .env("GREETING", "hello")
+    ///     .envs([("NAME", "world")])
+    ///     .output()
+    ///     .await?;
+    /// assert_eq!(out.stdout, b"hello world\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn env<K, V>(&mut self, key: K, val: V) -> &mut Command
     where
         K: AsRef<OsStr>,
@@ -101,12 +133,34 @@ impl Command {
     }
 
     /// Starts the child with an empty environment (plus what [`env`](Command::env) adds).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("/usr/bin/env").env_clear().env("ONLY", "this").output().await?;
+    /// assert_eq!(out.stdout, b"ONLY=this\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn env_clear(&mut self) -> &mut Command {
         self.spec.clear_env();
         self
     }
 
     /// Sets the child's working directory.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let out = Command::new("pwd").current_dir("/").output().await?;
+    /// assert_eq!(out.stdout, b"/\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.spec.std.current_dir(dir.as_ref());
         self.spec.cwd = Some(dir.as_ref().to_owned());
@@ -115,22 +169,39 @@ impl Command {
 
     /// Configures the child's standard input. Default: inherited, or null for
     /// [`output`](Command::output).
-    pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.spec.set_stdio(0, cfg.into());
+    ///
+    /// Takes a [`Stdio`](crate::Stdio), a pipe end of another child, or anything that converts
+    /// into a `std::process::Stdio` (which makes `std` spawn the command: see
+    /// [`Stdio`](crate::Stdio), "What a `std::process::Stdio` costs").
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::AsyncWriteExt;
+    ///
+    /// let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    /// child.stdin.as_mut().unwrap().write_all(b"fed in").await?;
+    /// assert_eq!(child.output().await?.stdout, b"fed in");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn stdin<T: IntoStdio>(&mut self, cfg: T) -> &mut Command {
+        self.spec.set_stdio(0, cfg.into_childfd_stdio());
         self
     }
 
     /// Configures the child's standard output. Default: inherited, or piped for
     /// [`output`](Command::output).
-    pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.spec.set_stdio(1, cfg.into());
+    pub fn stdout<T: IntoStdio>(&mut self, cfg: T) -> &mut Command {
+        self.spec.set_stdio(1, cfg.into_childfd_stdio());
         self
     }
 
     /// Configures the child's standard error. Default: inherited, or piped for
     /// [`output`](Command::output).
-    pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.spec.set_stdio(2, cfg.into());
+    pub fn stderr<T: IntoStdio>(&mut self, cfg: T) -> &mut Command {
+        self.spec.set_stdio(2, cfg.into_childfd_stdio());
         self
     }
 
@@ -164,6 +235,15 @@ impl Command {
     }
 
     /// Whether dropping the [`Child`] kills it (default `false`).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// let child = childfd::Command::new("sleep").arg("60").kill_on_drop(true).spawn()?;
+    /// drop(child); // SIGKILL, then reaped in the background
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
         self.spec.kill_on_drop = kill_on_drop;
         self
@@ -171,17 +251,41 @@ impl Command {
 
     /// Starts the child. Standard streams not configured are inherited.
     ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let mut child = Command::new("sleep").arg("10").spawn()?;
+    /// child.kill()?;
+    /// assert!(!child.status().await?.success());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// - `InvalidInput`: a NUL byte in the program, an argument or the environment.
     /// - `NotFound`: no such program, or no such working directory.
     /// - `PermissionDenied`: the program is not executable.
-    /// - The fd limit (`EMFILE`): no child is left running.
+    /// - The fd limit (`EMFILE`) or the process limit (`EAGAIN`): no child is left running.
+    /// - What converting a stream failed with (e.g. `EMFILE` when duplicating
+    ///   [`io::stdout()`](std::io::stdout) for [`Stdio::from`](crate::Stdio)).
     /// - `Unsupported`: this OS has no backend yet (only Linux has one today).
     pub fn spawn(&mut self) -> io::Result<Child> {
+        self.spec.check()?;
         Child::spawn(&mut self.spec, Defaults::Inherit, self.reap_on_drop)
     }
 
     /// Runs the child and waits for it. Standard streams not configured are inherited.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// let status = childfd::Command::new("sh").args(["-c", "exit 2"]).status().await?;
+    /// assert_eq!(status.code(), Some(2));
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::status`].
@@ -193,10 +297,22 @@ impl Command {
     /// Runs the child and collects its output. Unless configured, stdin is null and stdout
     /// and stderr are piped.
     ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// let out = childfd::Command::new("sh").args(["-c", "echo out; echo err >&2"]).output().await?;
+    /// assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"out\n"[..], &b"err\n"[..]));
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::output`].
     pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
-        let child = Child::spawn(&mut self.spec, Defaults::Output, self.reap_on_drop);
+        let child = self
+            .spec
+            .check()
+            .and_then(|()| Child::spawn(&mut self.spec, Defaults::Output, self.reap_on_drop));
         async { child?.output().await }
     }
 }
@@ -222,12 +338,28 @@ impl fmt::Debug for Command {
         if f.alternate() {
             f.debug_struct("Command")
                 .field("inner", &self.spec.std)
-                .field("std_route", &self.spec.needs_std())
+                .field("route", &Route(self.spec.std_route_reason()))
                 .field("reap_on_drop", &self.reap_on_drop)
                 .field("kill_on_drop", &self.spec.kill_on_drop)
                 .finish()
         } else {
-            fmt::Debug::fmt(&self.spec.std, f)
+            fmt::Debug::fmt(&self.spec.std, f)?;
+            match self.spec.std_route_reason() {
+                Some(why) => write!(f, " (std route: {why})"),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// `"engine"`, or `"std (why)"`: which code spawns the command (see "Spawn routes").
+struct Route(Option<&'static str>);
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("\"engine\""),
+            Some(why) => write!(f, "\"std ({why})\""),
         }
     }
 }

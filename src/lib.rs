@@ -71,6 +71,8 @@ mod stdio;
 pub mod unix;
 mod wait;
 mod waiters;
+#[cfg(windows)]
+pub mod windows;
 
 pub use backend::BackendInfo;
 pub use child::Child;
@@ -80,7 +82,7 @@ pub use exit::Exit;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 pub use reactor::backend;
 pub use set::ChildSet;
-pub use stdio::Stdio;
+pub use stdio::{IntoStdio, Stdio};
 
 #[doc(no_inline)]
 pub use std::process::{ExitStatus, Output};
@@ -90,7 +92,7 @@ pub use std::process::{ExitStatus, Output};
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod sealed {
     #[allow(unreachable_pub)] // Nameable only inside the crate: that is what seals the traits.
     pub trait Sealed {}

@@ -20,7 +20,7 @@ use async_io::Async;
 use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 #[cfg(windows)]
-use std::os::windows::io::{AsRawHandle, RawHandle};
+use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, RawHandle};
 
 /// What a pipe wraps: an async-io source on Unix, a thread-pool adapter on Windows.
 #[cfg(unix)]
@@ -37,13 +37,18 @@ macro_rules! pipe {
         impl $name {
             pub(crate) fn new(pipe: $std) -> io::Result<$name> {
                 #[cfg(unix)]
-                return Ok($name(Async::new(pipe)?));
+                return Ok($name(source(pipe)?));
                 #[cfg(windows)]
-                return Ok($name(windows::Unblocked::new(pipe)));
+                return Ok($name(windows::Unblocked::new(pipe)?));
             }
 
-            /// Converts back into a [`Stdio`](crate::Stdio) (a blocking descriptor again), to hand the pipe to
-            /// another child.
+            /// Converts back into a [`std::process::Stdio`] (a blocking descriptor again), to
+            /// hand the pipe to another child, as in `async-process`.
+            ///
+            /// A `std::process::Stdio` is opaque, so a `childfd` command given it is spawned
+            /// by `std` (see [`Stdio`](crate::Stdio)): to chain children on this crate's engine,
+            /// convert with [`Stdio::from`](crate::Stdio) instead, or pass the pipe itself to
+            /// [`Command::stdin`](crate::Command::stdin).
             ///
             /// On Windows this first waits for a read or write still running on the thread
             /// pool.
@@ -51,22 +56,83 @@ macro_rules! pipe {
             /// # Errors
             /// Removing the descriptor from async-io's reactor or clearing `O_NONBLOCK` failed
             /// (Unix; never on Windows).
-            pub async fn into_stdio(self) -> io::Result<crate::Stdio> {
+            ///
+            /// # Examples
+            /// ```
+            /// # #[cfg(unix)]
+            /// # futures_lite::future::block_on(async {
+            /// use childfd::{Command, Stdio};
+            ///
+            /// let mut echo = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+            /// let stdio: std::process::Stdio = echo.stdout.take().unwrap().into_stdio().await?;
+            /// let out = Command::new("cat").stdin(stdio).output().await?;
+            /// assert_eq!(out.stdout, b"hi\n");
+            /// # std::io::Result::Ok(()) }).unwrap();
+            /// ```
+            pub async fn into_stdio(self) -> io::Result<std::process::Stdio> {
                 #[cfg(unix)]
-                {
-                    let pipe = self.0.into_inner()?;
-                    platform::set_blocking(pipe.as_fd())?;
-                    Ok(crate::Stdio::from(std::os::unix::io::OwnedFd::from(pipe)))
-                }
+                return Ok(OwnedFd::from(self.into_blocking()?).into());
                 #[cfg(windows)]
-                Ok(crate::Stdio::from(self.0.into_inner().await?))
+                return Ok(self.0.into_inner().await?.into());
+            }
+
+            #[cfg(unix)]
+            fn into_blocking(self) -> io::Result<$std> {
+                let pipe = self.0.into_inner()?;
+                platform::set_blocking(pipe.as_fd())?;
+                Ok(pipe)
+            }
+        }
+
+        /// Hands the pipe to another child, which the engine spawns (see
+        /// [`Stdio`](crate::Stdio)). A failure to make the descriptor blocking again is
+        /// reported by that spawn.
+        ///
+        /// On Windows this blocks until a read or write still running on the thread pool
+        #[doc = concat!("has finished; prefer [`into_stdio`](", stringify!($name), "::into_stdio) in async code there.")]
+        ///
+        /// # Examples
+        /// ```
+        /// # #[cfg(unix)]
+        /// # futures_lite::future::block_on(async {
+        /// use childfd::{Command, Stdio};
+        ///
+        /// let mut echo = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+        /// let out = Command::new("cat").stdin(echo.stdout.take().unwrap()).output().await?;
+        /// assert_eq!(out.stdout, b"hi\n");
+        /// # std::io::Result::Ok(()) }).unwrap();
+        /// ```
+        impl From<$name> for crate::Stdio {
+            fn from(pipe: $name) -> crate::Stdio {
+                #[cfg(unix)]
+                let pipe = pipe.into_blocking();
+                #[cfg(windows)]
+                let pipe = futures_lite::future::block_on(pipe.0.into_inner());
+                match pipe {
+                    Ok(pipe) => crate::Stdio::from(pipe),
+                    Err(e) => crate::Stdio::failed(e),
+                }
+            }
+        }
+
+        impl crate::stdio::Sealed for $name {}
+        impl crate::IntoStdio for $name {
+            fn into_childfd_stdio(self) -> crate::Stdio {
+                self.into()
             }
         }
 
         #[cfg(windows)]
         impl AsRawHandle for $name {
             fn as_raw_handle(&self) -> RawHandle {
-                self.0.raw_handle()
+                self.0.handle().as_raw_handle()
+            }
+        }
+
+        #[cfg(windows)]
+        impl AsHandle for $name {
+            fn as_handle(&self) -> BorrowedHandle<'_> {
+                self.0.handle()
             }
         }
 
@@ -96,20 +162,98 @@ macro_rules! pipe {
     };
 }
 
+/// `Async::new`, without async-io's panics.
+///
+/// The first source starts async-io's reactor, and with it its `async-io` thread and its
+/// epoll descriptor, both behind an `expect`: at the process limit (`RLIMIT_NPROC`) or the fd
+/// limit, a spawn with a piped stream would panic (issue 14, item 8). Until async-io is known
+/// to run, a thread of our own is started first, so that the limit comes back as its
+/// `EAGAIN`; a panic that still happens (the limit reached in between, or `EMFILE`) is caught.
+/// Either way the caller gets an error and kills the child. async-io keeps its reactor in a
+/// `OnceLock`, which stays empty after a panicking initialiser, so the next spawn tries again.
+#[cfg(unix)]
+fn source<T: AsFd>(pipe: T) -> io::Result<Async<T>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.load(Ordering::Acquire) {
+        return Async::new(pipe);
+    }
+    let probe = std::thread::Builder::new()
+        .name("childfd-probe".into())
+        .spawn(|| {})?;
+    let _ = probe.join();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Async::new(pipe))) {
+        Ok(source) => {
+            STARTED.store(true, Ordering::Release);
+            source
+        }
+        Err(_) => Err(io::Error::other(
+            "childfd: async-io could not start its reactor (its thread or its epoll \
+             descriptor: a process or fd limit); see the panic message",
+        )),
+    }
+}
+
 pipe!(
     /// The child's standard input, writable from the parent (`futures_io::AsyncWrite`).
     ///
     /// Dropping it closes the pipe, which a child reading its input sees as end of file.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::AsyncWriteExt;
+    ///
+    /// let mut child = Command::new("wc").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    /// let mut stdin = child.stdin.take().unwrap();
+    /// stdin.write_all(b"12345").await?;
+    /// drop(stdin); // end of file for wc
+    /// assert_eq!(child.output().await?.stdout.trim_ascii(), b"5");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ChildStdin,
     std::process::ChildStdin
 );
 pipe!(
     /// The child's standard output, readable from the parent (`futures_io::AsyncRead`).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::{io::BufReader, AsyncBufReadExt, StreamExt};
+    ///
+    /// let mut child = Command::new("seq").arg("3").stdout(Stdio::piped()).spawn()?;
+    /// let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    /// while let Some(line) = lines.next().await {
+    ///     println!("{}", line?);
+    /// }
+    /// assert!(child.status().await?.success());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ChildStdout,
     std::process::ChildStdout
 );
 pipe!(
     /// The child's standard error, readable from the parent (`futures_io::AsyncRead`).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::{Command, Stdio};
+    /// use futures_lite::AsyncReadExt;
+    ///
+    /// let mut child = Command::new("sh").args(["-c", "echo oops >&2"]).stderr(Stdio::piped()).spawn()?;
+    /// let mut err = String::new();
+    /// child.stderr.take().unwrap().read_to_string(&mut err).await?;
+    /// assert_eq!(err, "oops\n");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     ChildStderr,
     std::process::ChildStderr
 );
@@ -152,7 +296,7 @@ async_read!(ChildStderr);
 #[cfg(windows)]
 mod windows {
     use std::io::{self, Read, Write};
-    use std::os::windows::io::{AsRawHandle, RawHandle};
+    use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
@@ -167,29 +311,31 @@ mod windows {
     ///   `Child::status()` does to stdin) would lose data that Unix delivers.
     /// - `close` only flushes, as async-io's does on Unix: dropping is what closes the pipe.
     ///   `Unblock`'s own close drops the pipe inside, after which a write or `into_stdio`
-    ///   panics, and `as_raw_handle` would name a closed handle.
+    ///   panics, and `as_handle` would name a closed handle.
     #[derive(Debug)]
     pub(super) struct Unblocked<T: Send + 'static> {
         /// `None` only once `into_inner` took it, just before `self` is dropped.
         io: Option<Unblock<T>>,
-        /// The pipe's handle value, for `AsRawHandle`: `Unblock` lends the pipe out only
-        /// asynchronously (it may be on a pool thread), but the handle stays open as long as
-        /// `io`. An integer, so that the pipe types stay `Send + Sync`.
-        handle: usize,
+        /// A duplicate of the pipe's handle, for `AsHandle`: `Unblock` lends the pipe out
+        /// only asynchronously (it may be on a pool thread). One more handle per pipe buys a
+        /// borrow without `unsafe`.
+        handle: OwnedHandle,
     }
 
-    impl<T: AsRawHandle + Send + 'static> Unblocked<T> {
-        pub(super) fn new(pipe: T) -> Unblocked<T> {
-            Unblocked {
-                handle: pipe.as_raw_handle() as usize,
+    impl<T: AsHandle + Send + 'static> Unblocked<T> {
+        /// # Errors
+        /// Duplicating the handle failed.
+        pub(super) fn new(pipe: T) -> io::Result<Unblocked<T>> {
+            Ok(Unblocked {
+                handle: pipe.as_handle().try_clone_to_owned()?,
                 io: Some(Unblock::new(pipe)),
-            }
+            })
         }
     }
 
     impl<T: Send + 'static> Unblocked<T> {
-        pub(super) fn raw_handle(&self) -> RawHandle {
-            self.handle as RawHandle
+        pub(super) fn handle(&self) -> BorrowedHandle<'_> {
+            self.handle.as_handle()
         }
 
         /// The pipe, once the read or write running on the pool (if any) has finished.

@@ -36,6 +36,8 @@ pub(crate) struct Spec {
     pub(crate) cwd: Option<PathBuf>,
     /// `Kind::Std` marks a stream handed to `std` (the shadow command holds it).
     pub(crate) stdio: [Option<Kind>; 3],
+    /// A stream whose conversion failed (e.g. `dup` at `EMFILE`): spawning reports it.
+    stdio_errors: [Option<io::Error>; 3],
     #[cfg(unix)]
     pub(crate) unix: crate::unix::UnixSpec,
 }
@@ -52,6 +54,7 @@ impl Spec {
             env: BTreeMap::new(),
             cwd: None,
             stdio: [None, None, None],
+            stdio_errors: [None, None, None],
             #[cfg(unix)]
             unix: Default::default(),
         }
@@ -84,6 +87,15 @@ impl Spec {
 
     pub(crate) fn set_stdio(&mut self, which: usize, stdio: Stdio) {
         let kind = match stdio.0 {
+            Err(e) => {
+                self.stdio_errors[which] = Some(e);
+                self.stdio[which] = None;
+                return;
+            }
+            Ok(kind) => kind,
+        };
+        self.stdio_errors[which] = None;
+        let kind = match kind {
             Kind::Std(stdio) => {
                 match which {
                     0 => self.std.stdin(stdio),
@@ -99,9 +111,39 @@ impl Spec {
         }
     }
 
-    /// Whether only `std` can spawn this command.
+    /// Whether only `std` can spawn this command (the engine exists on Linux and FreeBSD;
+    /// elsewhere `std` spawns everything).
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     pub(crate) fn needs_std(&self) -> bool {
-        self.from_std || self.stdio.iter().any(|k| matches!(k, Some(Kind::Std(_))))
+        self.std_route_reason().is_some()
+    }
+
+    /// Why only `std` can spawn this command, for `Command`'s `Debug`.
+    pub(crate) fn std_route_reason(&self) -> Option<&'static str> {
+        const STREAMS: [&str; 3] = [
+            "stdin is a std::process::Stdio",
+            "stdout is a std::process::Stdio",
+            "stderr is a std::process::Stdio",
+        ];
+        if self.from_std {
+            return Some("converted from std::process::Command");
+        }
+        let which = self
+            .stdio
+            .iter()
+            .position(|k| matches!(k, Some(Kind::Std(_))))?;
+        STREAMS.get(which).copied()
+    }
+
+    /// The error of a stream whose conversion failed, every time the command is spawned.
+    pub(crate) fn check(&self) -> io::Result<()> {
+        match self.stdio_errors.iter().flatten().next() {
+            None => Ok(()),
+            Some(e) => Err(match e.raw_os_error() {
+                Some(errno) => io::Error::from_raw_os_error(errno),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
+        }
     }
 
     /// Prepares the shadow command for the `std` route: the streams this crate recorded are
@@ -114,6 +156,7 @@ impl Spec {
         &mut self,
         defaults: Defaults,
     ) -> io::Result<&mut std::process::Command> {
+        self.check()?;
         #[cfg(unix)]
         self.unix.check_std_route()?;
         for which in 0..3 {

@@ -37,6 +37,23 @@ impl UnixSpec {
 }
 
 /// Unix extensions to [`Command`]. Sealed: more methods may be added.
+///
+/// # Examples
+/// ```
+/// # futures_lite::future::block_on(async {
+/// use childfd::unix::CommandExt;
+///
+/// // `$0` as given, in a process group of its own (which `signal_group` can reach):
+/// // `kill -0 -$$` finds a group whose id is the shell's pid.
+/// let out = childfd::Command::new("sh")
+///     .arg0("worker")
+///     .args(["-c", "echo $0; kill -0 -$$ && echo leader"])
+///     .process_group(0)
+///     .output()
+///     .await?;
+/// assert_eq!(out.stdout, b"worker\nleader\n");
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
 pub trait CommandExt: crate::sealed::Sealed {
     /// Runs the child as user `id` (`setuid` in the child; a failure fails the spawn). Unless
     /// [`groups`](CommandExt::groups) is set, supplementary groups are dropped when possible.

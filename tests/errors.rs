@@ -41,7 +41,9 @@ fn nul_bytes_are_invalid_input() {
 fn missing_program_is_not_found() {
     let e = spawn_error(&mut Command::new("/nonexistent/childfd-no-such-program"));
     assert_eq!(e.kind(), ErrorKind::NotFound);
-    let e = spawn_error(&mut Command::new("childfd-no-such-program-in-path"));
+    let e = spawn_error(
+        Command::new("childfd-no-such-program-in-path").env("PATH", common::searchable_path()),
+    );
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
 

@@ -36,8 +36,8 @@ fn rerun(test: &str, var: &str, value: &str) {
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    if text.contains("SKIP:") {
-        println!("{text}");
+    if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
+        common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
         return;
     }
     assert!(out.status.success(), "{text}");
@@ -71,7 +71,7 @@ fn filtered_child() {
         (CLONE3, ENOSYS),
     ];
     if let Err(e) = platform::testing::deny_syscalls(&rules) {
-        println!("SKIP: cannot install a seccomp filter here: {e}");
+        common::skip(format_args!("cannot install a seccomp filter here: {e}"));
         return;
     }
     let backend = childfd::backend().unwrap();
@@ -152,7 +152,7 @@ fn filtered_child() {
 fn a_refused_clone_pidfd_takes_the_std_route() {
     if std::env::var_os("CHILDFD_TEST_CLONE_PIDFD").is_some() {
         if let Err(e) = platform::testing::deny_clone_pidfd(EPERM) {
-            println!("SKIP: cannot install a seccomp filter here: {e}");
+            common::skip(format_args!("cannot install a seccomp filter here: {e}"));
             return;
         }
         // pidfds themselves are allowed: the probe picks them; only their birth with the

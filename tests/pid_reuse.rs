@@ -17,7 +17,9 @@ fn kill_after_reap_spares_the_process_that_reused_the_pid() {
     )
     .is_err()
     {
-        println!("SKIP: {LAST_PID} is not writable (needs root in the initial pid namespace)");
+        common::skip(format_args!(
+            "{LAST_PID} is not writable (needs root in the initial pid namespace)"
+        ));
         return;
     }
     // Other processes on the machine may take the pid first: try a few times.

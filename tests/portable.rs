@@ -315,7 +315,17 @@ fn pipe_handed_to_another_child() -> io::Result<()> {
 
 #[test]
 fn missing_program_is_not_found() {
-    let err = Command::new("childfd-no-such-program").spawn().unwrap_err();
+    let mut cmd = Command::new("childfd-no-such-program");
+    // An unsearchable PATH entry (root's ~/.cargo/bin, for another user) turns the error
+    // into EACCES, as execvp does: leave such entries out.
+    #[cfg(unix)]
+    {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let dirs = std::env::split_paths(&path)
+            .filter(|d| rustix::fs::access(d, rustix::fs::Access::EXEC_OK).is_ok());
+        cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+    }
+    let err = cmd.spawn().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
 }
 

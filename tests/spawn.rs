@@ -48,7 +48,11 @@ fn every_kind_of_exec_failure_is_reported_and_reaped() {
             Some(2),
         ),
         (
-            Command::new("childfd-missing-in-path"),
+            {
+                let mut c = Command::new("childfd-missing-in-path");
+                c.env("PATH", common::searchable_path());
+                c
+            },
             Some(ErrorKind::NotFound),
             Some(2),
         ),
@@ -124,7 +128,7 @@ fn path_search_follows_the_childs_path_and_skips_what_cannot_run() {
 #[test]
 fn credentials_change_in_the_child_only() {
     if !rustix::process::geteuid().is_root() {
-        println!("SKIP: changing credentials needs root");
+        common::skip(format_args!("changing credentials needs root"));
         return;
     }
     let out = stdout_of(

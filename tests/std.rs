@@ -4,6 +4,7 @@
 //! Unix extensions are in tests/std_env.rs.
 #![cfg(unix)]
 
+mod common;
 mod stdlike;
 
 use std::io::ErrorKind;
@@ -20,9 +21,13 @@ fn exit_codes_and_spawn_failure() {
     assert_eq!((status.success(), status.code()), (true, Some(0)));
     assert_eq!(run(Command::new("false").status()).unwrap().code(), Some(1));
     let missing = "if-this-is-a-binary-then-the-world-has-ended";
-    let err = Command::new(missing).spawn().unwrap_err();
+    let path = common::searchable_path();
+    let err = Command::new(missing)
+        .env("PATH", &path)
+        .spawn()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    let err = run(Command::new(missing).status()).unwrap_err();
+    let err = run(Command::new(missing).env("PATH", &path).status()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     let err = run(Command::new("/no-binary-by-this-name").output()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);

@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use childfd::unix::CommandExt;
-use childfd::{Command, Stdio};
+use childfd::Command;
 use futures_lite::AsyncReadExt;
 use stdlike::*;
 
@@ -173,7 +173,9 @@ fn from_std_command() {
     let mut std_cmd = std::process::Command::new("sh");
     std_cmd.args(["-c", "echo $FOO; pwd"]).current_dir("/");
     // std cannot report its stdio settings, so output() pipes stdout anyway.
-    std_cmd.env("FOO", "from-std").stdout(Stdio::null());
+    std_cmd
+        .env("FOO", "from-std")
+        .stdout(std::process::Stdio::null());
     assert_eq!(stdout_of(&mut Command::from(std_cmd)), "from-std\n/\n");
     if cfg!(target_os = "linux") {
         // Settings only std has are kept: here a new process group.

@@ -29,11 +29,15 @@ fn one_clone_with_clone_pidfd_per_spawn_and_no_pidfd_open() {
     }
     let backend = childfd::backend().unwrap();
     if backend.name() != "pidfd" {
-        println!("SKIP: backend is {backend}, which spawns without CLONE_PIDFD");
+        common::skip(format_args!(
+            "backend is {backend}, which spawns without CLONE_PIDFD"
+        ));
         return;
     }
     let Ok(strace) = which("strace") else {
-        println!("SKIP: strace is not installed (apt-get install strace)");
+        common::skip(format_args!(
+            "strace is not installed (apt-get install strace)"
+        ));
         return;
     };
     let log = std::env::temp_dir().join(format!("childfd-strace-{}.log", std::process::id()));
@@ -58,7 +62,7 @@ fn one_clone_with_clone_pidfd_per_spawn_and_no_pidfd_open() {
     let trace = std::fs::read_to_string(&log).unwrap();
     let _ = std::fs::remove_file(&log);
     if !status.success() && trace.contains("PTRACE") {
-        println!("SKIP: ptrace is not permitted here");
+        common::skip(format_args!("ptrace is not permitted here"));
         return;
     }
     assert!(status.success(), "traced run failed:\n{trace}");

@@ -12,14 +12,21 @@ use smol::Timer;
 /// Starts `sh -c CMD` as the leader of a new process group, so that the job and everything
 /// it starts can be stopped at once, with its output going to `log`.
 pub(crate) fn spawn(cmd: &str, log: &Log) -> io::Result<Child> {
-    Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .args(["-c", "--", cmd]) // `--`: CMD may start with `-`.
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(log.stdio()?)
         .stderr(log.stdio()?)
-        .kill_on_drop(true)
-        .spawn()
+        .kill_on_drop(true);
+    // A `File` or a `std::process::Stdio` passed as is would compile too, and silently take
+    // std's slower spawn route: `childfd::Stdio` keeps the engine's.
+    debug_assert!(
+        format!("{command:#?}").contains("route: \"engine\""),
+        "{command:#?}"
+    );
+    command.spawn()
 }
 
 /// The live (not zombie) processes of group `pgid`, waiting up to `patience` for them to go.

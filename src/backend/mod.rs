@@ -114,11 +114,15 @@ pub(crate) struct Spawned {
 }
 
 /// The parent's ends of the pipes `Stdio::piped()` asked for.
-#[derive(Debug, Default)]
+#[derive(Debug)]
+#[cfg_attr(unix, derive(Default))]
 pub(crate) struct Pipes {
     pub(crate) stdin: Option<std::process::ChildStdin>,
     pub(crate) stdout: Option<std::process::ChildStdout>,
     pub(crate) stderr: Option<std::process::ChildStderr>,
+    /// Windows: a duplicate of the process handle, for `Child`'s `AsHandle`.
+    #[cfg(windows)]
+    pub(crate) handle: std::os::windows::io::OwnedHandle,
 }
 
 /// The parent's ends of a child `std` spawned.

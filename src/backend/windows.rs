@@ -27,10 +27,19 @@ impl Backend for HandleBackend {
     fn spawn(&self, spec: &mut Spec, defaults: Defaults) -> io::Result<Spawned> {
         let at = Instant::now();
         let mut child = spec.std_command(defaults)?.spawn()?;
+        let handle = match child.as_handle().try_clone_to_owned() {
+            Ok(handle) => handle,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
         let pipes = Pipes {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
             stderr: child.stderr.take(),
+            handle,
         };
         Ok(Spawned {
             pid: child.id(),

@@ -104,3 +104,38 @@ pub(crate) fn first_line(child: &mut childfd::Child) -> String {
     }
     String::from_utf8_lossy(&line).into_owned()
 }
+
+/// Runs test `test` of this test binary again, in a process of its own with `var=value` set
+/// (and as user `uid`, given), and returns whether it passed with its whole output. For cases
+/// that change something process-wide and irreversible: a limit, a filter, the user.
+pub(crate) fn rerun(test: &str, var: &str, value: &str, uid: Option<u32>) -> (bool, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, value);
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    let out = cmd.output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success() && text.contains("1 passed"), text)
+}
+
+/// `PATH` without the directories this user cannot search. A program missing from all of
+/// them is `NotFound` only if each could be searched: execvp (and std, and this crate) report
+/// `EACCES` when one could not, e.g. root's `/root/.cargo/bin` for a test run as another user.
+pub(crate) fn searchable_path() -> std::ffi::OsString {
+    use rustix::fs::{access, Access};
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).filter(|d| access(d, Access::EXEC_OK).is_ok());
+    std::env::join_paths(dirs).unwrap()
+}
+
+/// Says why a test does not run its check, on the real stderr: libtest captures `println!`
+/// of a passing test, so a skip printed that way would read as a silent pass.
+pub(crate) fn skip(reason: impl std::fmt::Display) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
+}

@@ -1,0 +1,134 @@
+//! At the process limit (`RLIMIT_NPROC`) a spawn fails with `EAGAIN` and leaves no child,
+//! whichever of its threads or processes is the one too many (issue 14, item 8): the
+//! `childfd-reactor` thread, the child, or async-io's thread, which async-io starts with its
+//! first source (a piped stream) and used to `expect`.
+//!
+//! Each limit is tried in a fresh copy of this test binary: a process that reached it keeps
+//! the threads it did start. The limit is not enforced for root, so as root the copy runs as
+//! `nobody` (65534).
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::time::Duration;
+
+use childfd::{Command, Stdio};
+use common::{children, eventually, rerun};
+use futures_lite::AsyncReadExt;
+use rustix::process::{getuid, setrlimit, Resource, Rlimit};
+
+const MODE: &str = "CHILDFD_TEST_NPROC";
+const NOBODY: u32 = 65534;
+const EAGAIN: i32 = 11;
+
+#[test]
+fn spawn_at_the_process_limit_is_an_error() {
+    let uid = rustix::process::geteuid().is_root().then_some(NOBODY);
+    let mut failed = Vec::new();
+    let mut passed = Vec::new();
+    // Room for 0 to 5 more tasks: the reactor thread, the child, async-io's thread, a thread
+    // backend's helper, and one to spare.
+    for room in 0..=5 {
+        let (ok, text) = rerun("limited", MODE, &room.to_string(), uid);
+        if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
+            common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+            return;
+        }
+        assert!(ok, "room for {room} more tasks: {text}");
+        let line = text
+            .lines()
+            .find(|l| l.contains("NPROC room"))
+            .unwrap_or("");
+        let line = &line[line.find("NPROC").unwrap_or(0)..];
+        println!("{line}");
+        if line.contains("error") {
+            failed.push(room);
+        } else {
+            passed.push(room);
+        }
+    }
+    assert!(
+        failed.contains(&0) && !passed.is_empty(),
+        "{failed:?} {passed:?}"
+    );
+}
+
+/// The body, run by the test above in a copy of this binary; a no-op otherwise.
+#[test]
+fn limited() {
+    let Some(room) = std::env::var(MODE).ok().and_then(|v| v.parse::<u64>().ok()) else {
+        return;
+    };
+    let uid = getuid().as_raw();
+    let Some(tasks) = tasks_of(uid) else {
+        common::skip(format_args!(
+            "cannot read the tasks in /proc, so the limit cannot be placed"
+        ));
+        return;
+    };
+    let limit = Rlimit {
+        current: Some(tasks + room),
+        maximum: Some(tasks + room),
+    };
+    setrlimit(Resource::Nproc, limit).unwrap();
+    // Not common::block_on: its timer would start async-io before the spawn.
+    let result = futures_lite::future::block_on(async {
+        let mut child = Command::new("sh")
+            .args(["-c", "echo hi"])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await?;
+        Ok::<_, std::io::Error>((out, child.status().await?))
+    });
+    match result {
+        Ok((out, status)) => {
+            assert_eq!((out.as_str(), status.code()), ("hi\n", Some(0)));
+            println!("NPROC room {room}: spawned");
+        }
+        Err(e) => {
+            if room == 0 && e.raw_os_error() != Some(EAGAIN) {
+                common::skip(format_args!(
+                    "the limit is not enforced here (uid {uid}): {e}"
+                ));
+                return;
+            }
+            assert_eq!(e.raw_os_error(), Some(EAGAIN), "{e:?}");
+            assert!(
+                eventually(Duration::from_secs(10), || children().is_empty()),
+                "left behind: {:?}",
+                children()
+            );
+            println!("NPROC room {room}: error {e}");
+        }
+    }
+}
+
+/// Tasks (threads included: the limit counts them) whose real user is `uid`.
+fn tasks_of(uid: u32) -> Option<u64> {
+    let mut count = 0;
+    for proc in std::fs::read_dir("/proc").ok()?.flatten() {
+        if proc.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(tasks) = std::fs::read_dir(proc.path().join("task")) else {
+            continue; // Exited meanwhile.
+        };
+        for task in tasks.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            let real = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok());
+            count += u64::from(real == Some(uid));
+        }
+    }
+    Some(count)
+}
