@@ -61,23 +61,33 @@ impl Child {
             #[cfg(windows)]
             handle,
         } = pipes;
-        let mut child = Child {
-            stdin: None,
-            stdout: None,
-            stderr: None,
+        let streams = (|| {
+            Ok::<_, io::Error>((
+                stdin.map(ChildStdin::new).transpose()?,
+                stdout.map(ChildStdout::new).transpose()?,
+                stderr.map(ChildStderr::new).transpose()?,
+            ))
+        })();
+        let (stdin, stdout, stderr) = match streams {
+            Ok(streams) => streams,
+            Err(e) => {
+                // Nothing can be counted on to reap it later (async-io or the reactor thread
+                // may be what failed to start, at the process limit): kill and reap it now.
+                reactor.abort(&state);
+                return Err(e);
+            }
+        };
+        let child = Child {
+            stdin,
+            stdout,
+            stderr,
             #[cfg(windows)]
             handle,
             state,
             reactor,
-            // Until the pipes are ready, a failure must not leave the child running.
-            kill_on_drop: true,
-            reap_on_drop: true,
+            kill_on_drop,
+            reap_on_drop,
         };
-        child.stdin = stdin.map(ChildStdin::new).transpose()?;
-        child.stdout = stdout.map(ChildStdout::new).transpose()?;
-        child.stderr = stderr.map(ChildStderr::new).transpose()?;
-        child.kill_on_drop = kill_on_drop;
-        child.reap_on_drop = reap_on_drop;
         Ok(child)
     }
 

@@ -122,10 +122,7 @@ impl Reactor {
         let state = ChildState::new(spawned.pid, spawned.at, spawned.process);
         if !state.direct() {
             if let Err(e) = self.adopt(&state) {
-                let process = state.slot().process.take();
-                if let Some(p) = process {
-                    p.abort();
-                }
+                self.abort(&state);
                 return Err(e);
             }
         }
@@ -183,6 +180,20 @@ impl Reactor {
             lock(&self.children).try_remove(key);
         }
         reaped
+    }
+
+    /// Kills and reaps the child, blocking: for a spawn that cannot be completed, so that no
+    /// child outlives its failed `spawn()`.
+    pub(crate) fn abort(&self, state: &ChildState) {
+        let mut slot = state.slot();
+        let Some(process) = slot.process.take() else {
+            return;
+        };
+        process.abort();
+        let aborted = io::Error::other("childfd: the spawn failed, and the child was killed");
+        if let Some(key) = state.publish(slot, Err(aborted)) {
+            lock(&self.children).try_remove(key);
+        }
     }
 
     /// Stops watching without reaping (`reap_on_drop(false)`): the child becomes the caller's
