@@ -125,6 +125,9 @@ fn allocations_per_spawn_and_wait() {
     // `Arc` (which lets a waiter's watch outlive the reap safely). Under async-io, add what
     // async-io allocates per watched source, which its floor pays too.
     assert!(blocking <= 3.0, "{blocking}");
-    assert!(async_io <= floor + 2.0, "{async_io} against the floor's {floor}");
+    assert!(
+        async_io <= floor + 2.0,
+        "{async_io} against the floor's {floor}"
+    );
     assert!(engine <= 1.0, "{engine}");
 }
