@@ -42,9 +42,11 @@ pub(crate) struct Reactor {
     pub(crate) poller: Poller,
     backend: &'static dyn Backend,
     pub(crate) info: BackendInfo,
-    /// The process that created the reactor. A `fork()`ed copy inherits this memory but
-    /// neither the reactor's thread nor async-io's, and shares the poller with its parent.
-    pid: u32,
+    /// The process that created the reactor (`platform::unix::fork_identity`). A `fork()`ed
+    /// copy inherits this memory but neither the reactor's thread nor async-io's, and shares
+    /// the poller with its parent.
+    #[cfg(unix)]
+    made_in: (u64, u32),
     /// Adopted children not yet reaped, keyed by their poller key.
     children: Mutex<Slab<Arc<ChildState>>>,
     /// Adopted children to watch again, and when (after spurious readiness).
@@ -79,7 +81,8 @@ impl Reactor {
             poller: Poller::new()?,
             backend,
             info,
-            pid: std::process::id(),
+            #[cfg(unix)]
+            made_in: platform::unix::fork_identity(),
             children: Mutex::new(Slab::new()),
             retry: Mutex::default(),
             orphans: Mutex::default(),
@@ -94,16 +97,24 @@ impl Reactor {
     /// crate: the reactor's and async-io's threads did not survive the fork, and their pollers
     /// are shared with the parent, so a wait there could hang.
     pub(crate) fn check_not_forked(&self) -> io::Result<()> {
-        if std::process::id() == self.pid {
-            return Ok(());
+        #[cfg(unix)]
+        if platform::unix::fork_identity() != self.made_in {
+            return Err(forked());
         }
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "childfd cannot spawn or wait in a process fork()ed from one that already used it: \
-             the reactor and async-io's threads did not survive the fork",
-        ))
+        Ok(())
     }
+}
 
+#[cfg(unix)]
+fn forked() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "childfd cannot spawn or wait in a process fork()ed from one that already used it: \
+         the reactor and async-io's threads did not survive the fork",
+    )
+}
+
+impl Reactor {
     /// Spawns a child. A child only the reactor can watch is adopted at once. On error no
     /// child is left behind.
     pub(crate) fn spawn(

@@ -6,12 +6,14 @@
 mod child;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub(crate) mod fork;
+mod forked;
 mod pid;
 mod poll;
 pub mod prepare;
 pub(crate) mod signal;
 mod strings;
 
+pub use forked::fork_identity;
 pub use pid::{
     group_exists, group_has_running_members, leads_group, send_byte, signal_group_id, ChildPid,
 };
