@@ -19,12 +19,21 @@ use crate::Exit;
 /// A child process created by [`Command::spawn`](crate::Command::spawn).
 ///
 /// The same shape as [`std::process::Child`] and `async_process::Child`. The child's exit is
-/// noticed through its process descriptor by the crate's reactor; waiting never involves a
-/// `SIGCHLD` handler, a thread per child, or a pid that may have been recycled.
+/// noticed through its process descriptor by whoever waits for it (see
+/// [`status()`](Child::status)); waiting never involves a `SIGCHLD` handler, a thread per
+/// child, or a pid that may have been recycled.
+///
+/// # Reaping
+/// The child is reaped when it is waited for ([`status()`](Child::status),
+/// [`exited()`](Child::exited), [`try_status()`](Child::try_status),
+/// [`wait_blocking()`](Child::wait_blocking), a [`ChildSet`](crate::ChildSet)), or after it is
+/// dropped. A child that has exited while its `Child` is alive and nobody waits stays a zombie
+/// until then, as with `std` and tokio (unlike `async-process`, which reaps in the background
+/// with a `SIGCHLD` handler).
 ///
 /// # Dropping
-/// A dropped `Child` is not waited for, but it is not leaked either: the reactor reaps it when
-/// it exits, so it never lingers as a zombie. With
+/// A dropped `Child` is not waited for, but it is not leaked either: the backstop reactor reaps
+/// it when it exits, so it never lingers as a zombie. With
 /// [`Command::kill_on_drop`](crate::Command::kill_on_drop) it is sent `SIGKILL` first; with
 /// [`Command::reap_on_drop(false)`](crate::Command::reap_on_drop) it is left for the caller
 /// to reap, as `std` does.
@@ -159,6 +168,13 @@ impl Child {
     /// Closing stdin first avoids the deadlock of a child waiting for input while the parent
     /// waits for the child. The returned future does not borrow the `Child`; it is cancel-safe,
     /// and every call returns the same status.
+    ///
+    /// With the `pidfd` backend the future watches the child's pidfd in async-io's reactor: the
+    /// thread running that reactor (the one in `async_io::block_on`, smol's, async-std's) is
+    /// woken by the kernel and the task reaps the child itself. Under an executor without a
+    /// reactor of async-io's (`futures_lite::future::block_on`, tokio) async-io's own thread
+    /// does that part and wakes the task. A second future of the same child waiting at the same
+    /// time is served by the backstop reactor.
     ///
     /// # Errors
     /// The child was reaped by someone else (a foreign `waitpid(-1)`), so its status is lost.

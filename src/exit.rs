@@ -77,7 +77,12 @@ impl Exit {
         self.usage().max_rss
     }
 
-    /// Time from the spawn to the reap, as measured by the parent (`Instant`, monotonic).
+    /// Time from the spawn to the reap, as measured by the parent (`Instant`, monotonic): from
+    /// just before the system call that created the child to the moment its exit was
+    /// collected. The waiter collects it as soon as the kernel wakes it, so this is the
+    /// child's lifetime plus the wake-up; for a child nobody was waiting for (a live `Child`
+    /// not awaited, a [`ChildSet`](crate::ChildSet) not polled) it includes the time until
+    /// someone asked.
     pub fn wall_time(&self) -> Duration {
         self.wall
     }

@@ -5,12 +5,15 @@
 //!
 //! - **No `SIGCHLD` handler.** The crate never touches `SIGCHLD`, so it cannot fight another
 //!   library over it, and other libraries' children are not its business.
-//! - **No thread per child.** Every child's descriptor sits in one poller; one reactor thread
-//!   (or your own executor, through [`driver()`]) waits on all of them at once.
+//! - **The kernel wakes the thread that waits.** An awaited child's descriptor is watched by
+//!   its waiter: in async-io's reactor (smol, async-std, `async_io::block_on`), or with
+//!   `poll(2)` on the calling thread ([`Child::wait_blocking`]). No thread per child, and none
+//!   in between.
 //! - **No pid races.** Waiting and killing go through the descriptor: a kill that races with
 //!   the child's exit can never hit a process that reused its pid.
-//! - **No leaks.** A dropped [`Child`] is reaped in the background; a spawn that fails half way
-//!   (e.g. at the fd limit) kills and reaps the child before returning the error.
+//! - **No leaks.** A dropped [`Child`] is reaped in the background by a backstop reactor; a
+//!   spawn that fails half way (e.g. at the fd limit) kills and reaps the child before
+//!   returning the error.
 //!
 //! It works under any executor (smol, async-std, tokio, `futures::executor`) and in blocking
 //! code through any `block_on`.
@@ -45,11 +48,23 @@
 //! | macOS | pid | kqueue `EVFILT_PROC`, `wait4` | compiled |
 //! | Windows | process handle | IOCP waitable, `GetExitCodeProcess` | run under Wine |
 //!
-//! [`backend()`] tells which one a process uses, and why. The reactor is created on first use:
-//! one [`polling::Poller`] for all children. Unless a [`driver()`] future exists, it is polled
-//! by one thread named `childfd-reactor`, started with the first child. Readiness is only a hint to try a non-blocking reap, so ptrace or
-//! sanitizer wake-ups are harmless. Pipes are [`async_io`] sources, so using them starts
-//! async-io's own reactor (its `async-io` thread unless you run `async_io::block_on`).
+//! [`backend()`] tells which one a process uses, and why.
+//!
+//! With a pidfd, whoever awaits a child watches it: a future registers the pidfd in
+//! async-io's reactor, so the thread in `async_io::block_on` (smol's, async-std's) is the one
+//! the kernel wakes; under an executor without a reactor (`futures_lite::future::block_on`,
+//! tokio) async-io's own `async-io` thread runs that reactor and wakes the task, one hop.
+//! [`Child::wait_blocking`] waits with `poll(2)` on the calling thread, and a [`ChildSet`]
+//! watches its members in a poller of its own. Readiness is only a hint to try a non-blocking
+//! reap, under the child's lock that every reaper takes, so ptrace or sanitizer wake-ups are
+//! harmless and two reapers never race.
+//!
+//! What nobody awaits (a dropped child, the children of the other backends) is watched by the
+//! backstop reactor: one [`polling::Poller`], created on first use and polled by one thread
+//! named `childfd-reactor`, started with its first child, unless a [`driver()`] future exists.
+//! A live [`Child`] that nobody awaits is not reaped in the background: it stays a zombie until
+//! it is awaited, [`try_status`](Child::try_status) is called, or it is dropped, as with `std`.
+//! Pipes are [`async_io`] sources too.
 //!
 //! All `unsafe` code lives in the `childfd-platform` crate; this crate forbids it.
 #![forbid(unsafe_code)]
