@@ -271,7 +271,7 @@ fn thread(reason: String) -> (&'static dyn Backend, BackendInfo) {
     )
 }
 
-/// Which mechanism this process uses to watch its children, and why: see [`backend()`].
+/// Which mechanism this process uses to watch its children, and why: see [`backend()`](crate::backend()).
 ///
 /// `Display` gives the name, then the reason for a fallback in parentheses:
 /// `pidfd`, or `thread (pidfd_open: Function not implemented (os error 38))`.
