@@ -82,10 +82,10 @@ mod set;
 mod spec;
 mod state;
 mod stdio;
+mod sync;
 #[cfg(unix)]
 pub mod unix;
 mod wait;
-mod waiters;
 #[cfg(windows)]
 pub mod windows;
 

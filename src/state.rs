@@ -9,18 +9,12 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use crate::backend::Process;
-use crate::waiters::Waiters;
+use crate::sync::{lock, Waiters};
 use crate::Exit;
-
-/// Mutexes here guard plain data that every path leaves consistent, so a panic elsewhere
-/// (a waker) must not turn into a second panic in a reaper.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// One child, shared by its `Child` handle, its waiters, its set and the backstop reactor.
 #[derive(Debug)]

@@ -18,7 +18,9 @@ use std::io;
 use std::sync::Arc;
 
 use crate::reactor::Reactor;
-use crate::state::{spurious_delay, ChildState, Reaped};
+use crate::state::ChildState;
+#[cfg(target_os = "linux")]
+use crate::state::{spurious_delay, Reaped};
 use crate::Exit;
 
 /// Waits until the child has been reaped, and returns its exit. Cancel-safe.

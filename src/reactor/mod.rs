@@ -30,7 +30,8 @@ use slab::Slab;
 
 use crate::backend::{self, Backend, BackendInfo, Pipes};
 use crate::spec::{Defaults, Spec};
-use crate::state::{lock, spurious_delay, ChildState, Reaped};
+use crate::state::{spurious_delay, ChildState, Reaped};
+use crate::sync::lock;
 
 mod thread;
 

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::thread;
 
 use super::Reactor;
-use crate::state::lock;
+use crate::sync::lock;
 
 /// The bookkeeping of who drives the reactor.
 #[derive(Debug)]

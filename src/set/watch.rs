@@ -26,6 +26,7 @@ pub(super) struct SetWatch {
     /// Shared with the queue's notifier, which may run on any reaper's thread.
     poller: Arc<OnceLock<Arc<Poller>>>,
     /// The poller as an async-io source, for `next()`.
+    #[cfg(unix)]
     source: Option<async_io::Async<Arc<Poller>>>,
     events: Option<Events>,
     /// Indexed by member key.
@@ -80,6 +81,7 @@ impl SetWatch {
         false
     }
 
+    #[cfg(target_os = "linux")]
     fn poller(&mut self) -> Option<Arc<Poller>> {
         if let Some(poller) = self.poller.get() {
             return Some(poller.clone());
@@ -109,12 +111,21 @@ impl SetWatch {
                 return Poll::Ready(Ok(()));
             }
         }
-        if self.source.is_none() {
-            self.source = Some(async_io::Async::new_nonblocking(poller.clone())?);
+        #[cfg(unix)]
+        {
+            if self.source.is_none() {
+                self.source = Some(async_io::Async::new_nonblocking(poller.clone())?);
+            }
+            match self.source.as_ref().map(|s| s.poll_readable(cx)) {
+                Some(Poll::Ready(result)) => Poll::Ready(result),
+                _ => Poll::Pending,
+            }
         }
-        match self.source.as_ref().map(|s| s.poll_readable(cx)) {
-            Some(Poll::Ready(result)) => Poll::Ready(result),
-            _ => Poll::Pending,
+        // Never active there: only Linux members have a descriptor to put in the poller.
+        #[cfg(not(unix))]
+        {
+            let _ = poller;
+            Poll::Pending
         }
     }
 

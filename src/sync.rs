@@ -1,4 +1,5 @@
-//! Who waits for something to happen, and waking them so that no waker can hurt the waker.
+//! The two synchronisation tools every layer uses: a lock that shrugs off poisoning, and a
+//! list of waiters woken so that no waker can hurt the one who wakes.
 //!
 //! An `event_listener::Event` calls wakers while its list is mid-update, so a waker that panics
 //! there (a buggy executor's) leaves the list corrupt and every later `listen` panics too. Here
@@ -9,11 +10,15 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::state::lock;
+/// Mutexes here guard plain data that every path leaves consistent, so a panic elsewhere
+/// (a waker) must not turn into a second panic in a reaper.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
