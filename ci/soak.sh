@@ -3,7 +3,8 @@
 # cancel, kill and output cycles under async-io, smol, tokio and plain threads at once, then
 # no zombie, descriptor or thread left and RSS bounded), with the probed backend, then with the
 # helper-thread fallback forced. About a minute each on 2 cores; CHILDFD_SOAK_CYCLES sets the
-# number of cycles (default in tests/soak.rs). ci/test.sh runs it too, within the suite.
+# number of cycles (default in tests/soak.rs). Not in .ci/run: ci/test.sh runs the soak within
+# the suite, with both backends; this script is for running it alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== soak (backend: probed)"
