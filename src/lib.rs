@@ -70,6 +70,8 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(unix)]
+mod aio;
 mod backend;
 mod child;
 mod command;

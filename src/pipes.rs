@@ -162,37 +162,10 @@ macro_rules! pipe {
     };
 }
 
-/// `Async::new`, without async-io's panics.
-///
-/// The first source starts async-io's reactor, and with it its `async-io` thread and its
-/// epoll descriptor, both behind an `expect`: at the process limit (`RLIMIT_NPROC`) or the fd
-/// limit, a spawn with a piped stream would panic (issue 14, item 8). Until async-io is known
-/// to run, a thread of our own is started first, so that the limit comes back as its
-/// `EAGAIN`; a panic that still happens (the limit reached in between, or `EMFILE`) is caught.
-/// Either way the caller gets an error and kills the child. async-io keeps its reactor in a
-/// `OnceLock`, which stays empty after a panicking initialiser, so the next spawn tries again.
+/// `Async::new`, without async-io's panics (see `aio`).
 #[cfg(unix)]
 fn source<T: AsFd>(pipe: T) -> io::Result<Async<T>> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    static STARTED: AtomicBool = AtomicBool::new(false);
-    if STARTED.load(Ordering::Acquire) {
-        return Async::new(pipe);
-    }
-    let probe = std::thread::Builder::new()
-        .name("childfd-probe".into())
-        .spawn(|| {})?;
-    let _ = probe.join();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Async::new(pipe))) {
-        Ok(source) => {
-            STARTED.store(true, Ordering::Release);
-            source
-        }
-        Err(_) => Err(io::Error::other(
-            "childfd: async-io could not start its reactor (its thread or its epoll \
-             descriptor: a process or fd limit); see the panic message",
-        )),
-    }
+    crate::aio::guarded(|| Async::new(pipe))
 }
 
 pipe!(

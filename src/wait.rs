@@ -34,7 +34,7 @@ pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -
         // EEXIST means another waiter of this child has it in the same async-io reactor
         // (epoll takes a descriptor once); that and any other refusal leave the child to the
         // backstop.
-        if let Ok(source) = async_io::Async::new_nonblocking(fd) {
+        if let Ok(source) = crate::aio::guarded(|| async_io::Async::new_nonblocking(fd)) {
             if let Some(exit) = watch(state, reactor, source).await {
                 return exit;
             }

@@ -372,7 +372,7 @@ impl Reactor {
         // cannot stop a driver. A kqueue refuses O_NONBLOCK (FreeBSD's kqueue_ioctl answers
         // ENOTTY to FIONBIO), and only readiness is awaited, never a read, so the mode does
         // not matter: `new_nonblocking` leaves it alone.
-        let source = async_io::Async::new_nonblocking(&self.poller).ok()?;
+        let source = crate::aio::guarded(|| async_io::Async::new_nonblocking(&self.poller)).ok()?;
         let _ = self.source.set(source);
         self.source.get()
     }

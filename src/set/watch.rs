@@ -114,7 +114,10 @@ impl SetWatch {
         #[cfg(unix)]
         {
             if self.source.is_none() {
-                self.source = Some(async_io::Async::new_nonblocking(poller.clone())?);
+                let poller = poller.clone();
+                self.source = Some(crate::aio::guarded(|| {
+                    async_io::Async::new_nonblocking(poller)
+                })?);
             }
             match self.source.as_ref().map(|s| s.poll_readable(cx)) {
                 Some(Poll::Ready(result)) => Poll::Ready(result),
