@@ -66,6 +66,19 @@ pub(crate) fn spurious_delay(n: u32) -> std::time::Duration {
     std::time::Duration::from_millis(ms)
 }
 
+/// `timeout`, shortened so that a wait ends by `retry`, when a child is due to be watched
+/// again.
+pub(crate) fn until_retry(
+    timeout: Option<std::time::Duration>,
+    retry: Option<Instant>,
+) -> Option<std::time::Duration> {
+    let Some(at) = retry else {
+        return timeout;
+    };
+    let until = at.saturating_duration_since(Instant::now());
+    Some(timeout.map_or(until, |t| t.min(until)))
+}
+
 impl ChildState {
     pub(crate) fn new(pid: u32, spawned: Instant, process: Box<dyn Process>) -> Arc<ChildState> {
         Arc::new(ChildState {

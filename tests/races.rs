@@ -60,13 +60,19 @@ fn tokio_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-#[test]
-fn every_reaper_gets_the_same_exit() {
+/// Runs `round` for exit codes 0 to 6 in turn, alone, then checks that nothing is left.
+fn rounds(round: impl Fn(i32)) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let fds = baseline();
-    for round in 0..ROUNDS {
-        let code = round % 7;
+    for n in 0..ROUNDS {
+        round(n % 7);
+    }
+    settled(fds);
+}
 
+#[test]
+fn every_reaper_gets_the_same_exit() {
+    rounds(|code| {
         // The `Child` dropped while its status future waits: the future and the backstop race.
         let mut child = exiting(code);
         let status = child.status();
@@ -125,26 +131,21 @@ fn every_reaper_gets_the_same_exit() {
         assert!(early.is_none() || early.unwrap().success());
         assert!(block_on(child.status()).unwrap().success());
         drop(child);
-    }
-    settled(fds);
+    });
 }
 
 #[test]
 fn cancelled_waits_lose_no_exit() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let fds = baseline();
-    for round in 0..ROUNDS {
-        let code = round % 7;
+    rounds(|code| {
         let mut child = exiting(code);
         // Polled once (watching), then dropped at once, before or after the exit.
         {
             let status = child.status();
             let _ = block_on(futures_lite::future::poll_once(status));
         }
-        if round % 2 == 0 {
+        if code % 2 == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(block_on(child.status()).unwrap().code(), Some(code));
-    }
-    settled(fds);
+    });
 }

@@ -30,7 +30,7 @@ use slab::Slab;
 
 use crate::backend::{self, Backend, BackendInfo, Pipes};
 use crate::spec::{Defaults, Spec};
-use crate::state::{spurious_delay, ChildState, Reaped};
+use crate::state::{spurious_delay, until_retry, ChildState, Reaped};
 use crate::sync::lock;
 
 mod thread;
@@ -247,13 +247,7 @@ impl Reactor {
         timeout: Option<Duration>,
     ) -> io::Result<()> {
         events.clear();
-        let timeout = match self.next_retry() {
-            Some(at) => {
-                let until = at.saturating_duration_since(Instant::now());
-                Some(timeout.map_or(until, |t| t.min(until)))
-            }
-            None => timeout,
-        };
+        let timeout = until_retry(timeout, self.next_retry());
         let mut result = self.poller.wait(&mut events, timeout).map(drop);
         for ev in events.iter() {
             if ev.key == backend::SHARED_KEY {

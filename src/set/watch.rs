@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use polling::{Events, Poller};
 
 use crate::reactor::Reactor;
-use crate::state::{spurious_delay, ChildState, Reaped};
+use crate::state::{spurious_delay, until_retry, ChildState, Reaped};
 
 #[cfg(target_os = "linux")]
 type Watch = platform::Registration<Arc<platform::linux::PidFd>, Arc<Poller>>;
@@ -143,13 +143,7 @@ impl SetWatch {
             return Ok(());
         };
         self.rearm_due();
-        let timeout = match self.next_retry() {
-            Some(at) => {
-                let until = at.saturating_duration_since(Instant::now());
-                Some(timeout.map_or(until, |t| t.min(until)))
-            }
-            None => timeout,
-        };
+        let timeout = until_retry(timeout, self.next_retry());
         let mut events = self.events.take().unwrap_or_default();
         events.clear();
         let waited = poller.wait(&mut events, timeout);
