@@ -322,55 +322,6 @@ impl Reactor {
         }
     }
 
-    /// Polls the reactor whenever its poller is ready, until the reactor thread exists; what
-    /// `driver()` runs, and what waiters run meanwhile.
-    pub(crate) async fn help(&'static self) {
-        #[cfg(unix)]
-        if let Some(source) = self.poller_source() {
-            while !self.drivers.thread_started() {
-                // Errors are those of epoll_wait: persistent, and the thread would hit them too.
-                let _ = self.try_poll_now();
-                let readable = async { source.readable().await.is_ok() };
-                let ok = match self.next_retry() {
-                    Some(at) => {
-                        futures_lite::future::or(readable, async {
-                            async_io::Timer::at(at).await;
-                            true
-                        })
-                        .await
-                    }
-                    None => readable.await,
-                };
-                if !ok {
-                    break;
-                }
-            }
-            if self.drivers.thread_started() {
-                return;
-            }
-        }
-        // The poller cannot be watched from this executor: the thread does the work.
-        let _ = self.drivers.start_thread(self);
-        futures_lite::future::pending().await
-    }
-
-    /// The poller's own descriptor as an async-io source: an epoll (or kqueue) fd is readable
-    /// while it has events to deliver. A failure is not cached (the next helper retries);
-    /// meanwhile the thread does the work.
-    #[cfg(unix)]
-    fn poller_source(&'static self) -> Option<&'static async_io::Async<&'static Poller>> {
-        if let Some(source) = self.source.get() {
-            return Some(source);
-        }
-        // Registered by reference: no descriptor is duplicated, so a full fd table (EMFILE)
-        // cannot stop a driver. A kqueue refuses O_NONBLOCK (FreeBSD's kqueue_ioctl answers
-        // ENOTTY to FIONBIO), and only readiness is awaited, never a read, so the mode does
-        // not matter: `new_nonblocking` leaves it alone.
-        let source = crate::aio::guarded(|| async_io::Async::new_nonblocking(&self.poller)).ok()?;
-        let _ = self.source.set(source);
-        self.source.get()
-    }
-
     pub(crate) fn has_children(&self) -> bool {
         !lock(&self.children).is_empty() || !lock(&self.orphans).is_empty()
     }

@@ -1,4 +1,5 @@
-//! Who polls the backstop: `driver()` futures on the caller's executors, or else one thread.
+//! Who polls the backstop: `driver()` futures on the caller's executors (through `help`, which
+//! waiters run too while no thread exists), or else one thread.
 //!
 //! The thread, named `childfd-reactor`, starts when the reactor first adopts a child while no
 //! `driver()` future exists, or when the last driver is dropped while children remain, and
@@ -11,6 +12,9 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread;
+
+#[cfg(unix)]
+use polling::Poller;
 
 use super::Reactor;
 use crate::sync::lock;
@@ -96,5 +100,56 @@ fn run_thread(reactor: &'static Reactor) {
             // spin on them.
             thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+}
+
+impl Reactor {
+    /// Polls the reactor whenever its poller is ready, until the reactor thread exists; what
+    /// `driver()` runs, and what waiters run meanwhile.
+    pub(crate) async fn help(&'static self) {
+        #[cfg(unix)]
+        if let Some(source) = self.poller_source() {
+            while !self.drivers.thread_started() {
+                // Errors are those of epoll_wait: persistent, and the thread would hit them too.
+                let _ = self.try_poll_now();
+                let readable = async { source.readable().await.is_ok() };
+                let ok = match self.next_retry() {
+                    Some(at) => {
+                        futures_lite::future::or(readable, async {
+                            async_io::Timer::at(at).await;
+                            true
+                        })
+                        .await
+                    }
+                    None => readable.await,
+                };
+                if !ok {
+                    break;
+                }
+            }
+            if self.drivers.thread_started() {
+                return;
+            }
+        }
+        // The poller cannot be watched from this executor: the thread does the work.
+        let _ = self.drivers.start_thread(self);
+        futures_lite::future::pending().await
+    }
+
+    /// The poller's own descriptor as an async-io source: an epoll (or kqueue) fd is readable
+    /// while it has events to deliver. A failure is not cached (the next helper retries);
+    /// meanwhile the thread does the work.
+    #[cfg(unix)]
+    fn poller_source(&'static self) -> Option<&'static async_io::Async<&'static Poller>> {
+        if let Some(source) = self.source.get() {
+            return Some(source);
+        }
+        // Registered by reference: no descriptor is duplicated, so a full fd table (EMFILE)
+        // cannot stop a driver. A kqueue refuses O_NONBLOCK (FreeBSD's kqueue_ioctl answers
+        // ENOTTY to FIONBIO), and only readiness is awaited, never a read, so the mode does
+        // not matter: `new_nonblocking` leaves it alone.
+        let source = crate::aio::guarded(|| async_io::Async::new_nonblocking(&self.poller)).ok()?;
+        let _ = self.source.set(source);
+        self.source.get()
     }
 }
