@@ -178,18 +178,19 @@ impl ChildSet {
                 return None;
             }
             if self.watch.is_active() {
+                if self.members.iter().any(|(_, m)| !m.watched) {
+                    // Some members are the backstop's, which must then be polled meanwhile.
+                    if let Err(e) = start_backstop_thread() {
+                        return Some(Err(e));
+                    }
+                }
                 if self.reap_ready(None).is_err() {
                     self.give_up_watch();
                 }
                 continue;
             }
-            // Only the backstop watches the members: its thread must run, since no executor
-            // polls a `driver()` while this thread blocks.
-            let reactor = match Reactor::get() {
-                Ok(reactor) => reactor,
-                Err(e) => return Some(Err(e)),
-            };
-            if let Err(e) = reactor.drivers.start_thread(reactor) {
+            // Only the backstop watches the members.
+            if let Err(e) = start_backstop_thread() {
                 return Some(Err(e));
             }
             let queue = &self.queue;
@@ -303,6 +304,13 @@ impl ChildSet {
         }
         Poll::Pending
     }
+}
+
+/// For a blocking wait on members the backstop watches: its thread must run, since no
+/// executor polls a `driver()` while the caller is blocked.
+fn start_backstop_thread() -> io::Result<()> {
+    let reactor = Reactor::get()?;
+    reactor.drivers.start_thread(reactor)
 }
 
 impl Default for ChildSet {
