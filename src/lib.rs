@@ -67,6 +67,8 @@ mod set;
 mod spec;
 mod state;
 mod stdio;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 #[cfg(unix)]
 pub mod unix;
 mod wait;
