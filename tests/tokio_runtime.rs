@@ -191,7 +191,7 @@ fn extras_exit_signal_shutdown() {
 fn spawn_outside_runtime_with_pipes_panics_as_tokio_and_leaves_no_child() {
     let result = std::panic::catch_unwind(|| {
         Command::new("sleep")
-            .arg("60")
+            .arg("61.5")
             .stdout(Stdio::piped())
             .spawn()
     });
@@ -204,6 +204,11 @@ fn spawn_outside_runtime_with_pipes_panics_as_tokio_and_leaves_no_child() {
         message.contains("must be called from the context of a Tokio 1.x runtime"),
         "{message}"
     );
+    // The child was killed and reaped before the panic.
+    let sleeping = |pid: u32| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).map_or(false, |c| c.ends_with(b"61.5\0"))
+    };
+    assert!(!common::children().iter().any(|(pid, _)| sleeping(*pid)));
     // Without pipes, no runtime is needed at all.
     let mut child = exit_code(14).spawn().unwrap();
     assert_eq!(common::block_on(child.wait()).unwrap().code(), Some(14));

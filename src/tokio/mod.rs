@@ -48,10 +48,13 @@
 //!   cannot see what was changed.
 //! - Windows is not supported by this module yet (`creation_flags`, `raw_arg`, `raw_handle`).
 //! - A runtime built without `enable_io`: waiting works (through the crate's reactor); a
-//!   spawn with a piped stream fails with an error instead of tokio's panic. To learn that
-//!   the runtime has no I/O driver, tokio offers only a panic: the first wait in a runtime
-//!   installs a panic hook that delegates to the previous one, and silences only that
-//!   caught probe.
+//!   spawn with a piped stream fails with an error instead of tokio's panic. tokio reports a
+//!   runtime without I/O only by panicking, so the first wait in a runtime (or spawn with a
+//!   pipe) installs a panic hook that delegates to the one set before and silences only the
+//!   panics this module catches. A hook set later replaces it: the caught panic is then
+//!   printed by that hook, but still caught.
+//! - Outside a runtime, a spawn with a piped stream panics as tokio's does, after killing and
+//!   reaping the child; without pipes, spawning and waiting need no runtime.
 #![cfg(unix)]
 
 mod child;
