@@ -206,7 +206,7 @@ fn spawn_outside_runtime_with_pipes_panics_as_tokio_and_leaves_no_child() {
     );
     // The child was killed and reaped before the panic.
     let sleeping = |pid: u32| {
-        std::fs::read(format!("/proc/{pid}/cmdline")).map_or(false, |c| c.ends_with(b"61.5\0"))
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.ends_with(b"61.5\0"))
     };
     assert!(!common::children().iter().any(|(pid, _)| sleeping(*pid)));
     // Without pipes, no runtime is needed at all.
