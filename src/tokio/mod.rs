@@ -206,3 +206,20 @@ mod linux {
         }
     }
 }
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<Command>();
+    both::<Child>();
+    both::<ChildStdin>();
+    both::<ChildStdout>();
+    both::<ChildStderr>();
+    fn send<T: Send>(_: &T) {}
+    fn wait(child: &mut Child) {
+        send(&child.wait());
+        send(&child.kill());
+        send(&child.exited());
+    }
+    let _ = wait;
+}
