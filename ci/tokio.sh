@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tokio's own process tests (tests/process_*.rs of the tokio release childfd depends on)
+# Runs this crate's tests/tokio_*.rs, then tokio's own process tests (tests/process_*.rs of the tokio release childfd depends on)
 # against `childfd::tokio`: their `tokio::process` is replaced by `childfd::tokio`, nothing
 # else is changed. The sources are fetched by cargo at run time, never committed. Twice:
 # with the probed backend (pidfd here), then with the helper-thread fallback forced.
@@ -9,6 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+own=$(ls tests/tokio_*.rs | xargs -n1 basename | sed 's/\.rs$//; s/^/--test /')
+echo "== this crate's tokio tests (backend: probed)"
+cargo test --features tokio $own
+echo "== this crate's tokio tests (backend: CHILDFD_BACKEND=thread)"
+CHILDFD_BACKEND=thread cargo test --features tokio $own
 version=$(cargo metadata --format-version 1 --features tokio |
   python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tokio"))')
 work=$repo/target/tokio-process-tests

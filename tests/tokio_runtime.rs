@@ -213,3 +213,21 @@ fn spawn_outside_runtime_with_pipes_panics_as_tokio_and_leaves_no_child() {
     let mut child = exit_code(14).spawn().unwrap();
     assert_eq!(common::block_on(child.wait()).unwrap().code(), Some(14));
 }
+
+#[test]
+fn id_is_some_until_a_wait_returns_the_exit() {
+    let rt = Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id().unwrap();
+        // Exited, and on backends that reap in the background already reaped: tokio's
+        // `id()` still says `Some` until a wait has returned.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(child.id(), Some(pid));
+        while child.try_wait().unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(child.id(), None);
+        assert!(child.wait().await.unwrap().success());
+    });
+}

@@ -28,6 +28,8 @@ pub struct Child {
     /// The child's standard error, if it was piped.
     pub stderr: Option<ChildStderr>,
     inner: crate::Child,
+    /// An exit was returned by a wait: from then on `id()` is `None`, as in tokio.
+    waited: bool,
 }
 
 impl Child {
@@ -52,6 +54,7 @@ impl Child {
                 stdout,
                 stderr,
                 inner,
+                waited: false,
             }),
             Ok(Err(e)) => {
                 inner.reactor.abort(&inner.state);
@@ -66,10 +69,15 @@ impl Child {
         }
     }
 
-    /// The child's process id, or `None` once it has been reaped (as tokio: the pid may then
-    /// belong to another process).
+    /// The child's process id, or `None` once a wait ([`wait`](Child::wait),
+    /// [`try_wait`](Child::try_wait), ...) has returned its exit, as in tokio.
+    ///
+    /// With the pidfd backend the child stays a zombie until then, so the pid cannot have been
+    /// reused. Backends that reap in the background (the helper-thread fallback, FreeBSD,
+    /// macOS) may have reaped it earlier: signal it with [`signal`](Child::signal), which never
+    /// reaches another process, rather than with `kill(2)` on this pid.
     pub fn id(&self) -> Option<u32> {
-        if self.inner.state.is_done() {
+        if self.waited {
             None
         } else {
             Some(self.inner.state.pid)
@@ -109,7 +117,7 @@ impl Child {
     /// # Errors
     /// As [`wait`](Child::wait).
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        self.inner.try_status()
+        Ok(self.try_exited()?.map(|exit| exit.status()))
     }
 
     /// Closes stdin, reads stdout and stderr to their end while waiting for the child.
@@ -135,7 +143,9 @@ impl Child {
     /// As [`wait`](Child::wait).
     pub async fn exited(&mut self) -> io::Result<Exit> {
         self.stdin.take();
-        super::exited(&self.inner.state, self.inner.reactor).await
+        let exit = super::exited(&self.inner.state, self.inner.reactor).await?;
+        self.waited = true;
+        Ok(exit)
     }
 
     /// The [`Exit`] if the child has exited, without waiting.
@@ -143,7 +153,9 @@ impl Child {
     /// # Errors
     /// As [`wait`](Child::wait).
     pub fn try_exited(&mut self) -> io::Result<Option<Exit>> {
-        self.inner.try_exited()
+        let exit = self.inner.try_exited()?;
+        self.waited |= exit.is_some();
+        Ok(exit)
     }
 
     /// Sends the signal `sig` through the pidfd; see [`crate::Child::signal`].
