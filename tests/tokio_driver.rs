@@ -14,7 +14,11 @@ fn waits_use_the_runtime_driver_only() {
     if backend.name() != "pidfd" {
         // Only a pidfd can be registered in tokio's driver; other backends are watched by the
         // crate's reactor thread (tokio_runtime.rs covers them).
-        println!("SKIP: backend {} ({:?}), not pidfd", backend.name(), backend.reason());
+        println!(
+            "SKIP: backend {} ({:?}), not pidfd",
+            backend.name(),
+            backend.reason()
+        );
         return;
     }
     let mt = Builder::new_multi_thread()
