@@ -9,4 +9,7 @@ for target in "" x86_64-unknown-freebsd x86_64-apple-darwin x86_64-pc-windows-ms
   echo "== clippy and doc ${target:-host}"
   cargo clippy --workspace --all-targets $flag -- -D warnings
   cargo doc --workspace --no-deps $flag
+  echo "== clippy and doc ${target:-host}, feature tokio"
+  cargo clippy --workspace --all-targets $flag --features childfd/tokio -- -D warnings
+  cargo doc --workspace --no-deps $flag --features childfd/tokio
 done

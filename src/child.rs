@@ -100,6 +100,28 @@ impl Child {
         Ok(child)
     }
 
+    /// Spawns without wrapping the pipes in async-io sources: `crate::tokio` registers them in
+    /// tokio's reactor instead. The caller owns the pipes, and must `abort` the child if it
+    /// cannot use them.
+    #[cfg(all(feature = "tokio", unix))]
+    pub(crate) fn spawn_std_pipes(
+        spec: &mut Spec,
+        defaults: Defaults,
+    ) -> io::Result<(Child, Pipes)> {
+        let reactor = Reactor::get()?;
+        let (state, pipes) = reactor.spawn(spec, defaults)?;
+        let child = Child {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            state,
+            reactor,
+            kill_on_drop: spec.kill_on_drop,
+            reap_on_drop: true,
+        };
+        Ok((child, pipes))
+    }
+
     /// The child's process id.
     ///
     /// It stays the same after the child has been reaped, when the kernel may already have

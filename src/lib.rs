@@ -85,6 +85,8 @@ mod spec;
 mod state;
 mod stdio;
 mod sync;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 #[cfg(unix)]
 pub mod unix;
 mod wait;

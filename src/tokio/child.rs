@@ -1,0 +1,190 @@
+//! `tokio::process::Child`, around the crate's [`Child`](crate::Child).
+
+use std::future::Future;
+use std::io;
+use std::process::{ExitStatus, Output};
+use std::time::Duration;
+
+use crate::backend::Pipes;
+use crate::spec::{Defaults, Spec};
+use crate::Exit;
+
+use super::pipes::{self, ChildStderr, ChildStdin, ChildStdout};
+
+/// A child process spawned by [`Command`](super::Command), shaped as `tokio::process::Child`,
+/// with this crate's extras ([`exited`](Child::exited), [`signal`](Child::signal),
+/// [`shutdown`](Child::shutdown)).
+///
+/// # Dropping
+/// A dropped `Child` is reaped in the background by the crate's reactor (with
+/// [`kill_on_drop`](super::Command::kill_on_drop), after `SIGKILL`): never a zombie, and no
+/// `SIGCHLD` handler.
+#[derive(Debug)]
+pub struct Child {
+    /// The child's standard input, if it was piped. [`wait`](Child::wait) closes it.
+    pub stdin: Option<ChildStdin>,
+    /// The child's standard output, if it was piped.
+    pub stdout: Option<ChildStdout>,
+    /// The child's standard error, if it was piped.
+    pub stderr: Option<ChildStderr>,
+    inner: crate::Child,
+    /// An exit was returned by a wait: from then on `id()` is `None`, as in tokio.
+    waited: bool,
+}
+
+impl Child {
+    pub(super) fn spawn(spec: &mut Spec, defaults: Defaults) -> io::Result<Child> {
+        spec.check()?;
+        let (inner, pipes) = crate::Child::spawn_std_pipes(spec, defaults)?;
+        let Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } = pipes;
+        let streams = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Ok::<_, io::Error>((
+                stdin.map(ChildStdin::from_std).transpose()?,
+                stdout.map(ChildStdout::from_std).transpose()?,
+                stderr.map(ChildStderr::from_std).transpose()?,
+            ))
+        }));
+        match streams {
+            Ok(Ok((stdin, stdout, stderr))) => Ok(Child {
+                stdin,
+                stdout,
+                stderr,
+                inner,
+                waited: false,
+            }),
+            Ok(Err(e)) => {
+                inner.reactor.abort(&inner.state);
+                Err(e)
+            }
+            Err(panic) => {
+                // Outside a runtime: tokio's panic, once the child is gone.
+                inner.reactor.abort(&inner.state);
+                drop(inner);
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    /// The child's process id, or `None` once a wait ([`wait`](Child::wait),
+    /// [`try_wait`](Child::try_wait), ...) has returned its exit, as in tokio.
+    ///
+    /// With the pidfd backend the child stays a zombie until then, so the pid cannot have been
+    /// reused. Backends that reap in the background (the helper-thread fallback, FreeBSD,
+    /// macOS) may have reaped it earlier: signal it with [`signal`](Child::signal), which never
+    /// reaches another process, rather than with `kill(2)` on this pid.
+    pub fn id(&self) -> Option<u32> {
+        if self.waited {
+            None
+        } else {
+            Some(self.inner.state.pid)
+        }
+    }
+
+    /// Sends `SIGKILL` through the pidfd, without waiting. `Ok(())` once the child has exited.
+    ///
+    /// # Errors
+    /// What `pidfd_send_signal(2)` reports, e.g. `EPERM`.
+    pub fn start_kill(&mut self) -> io::Result<()> {
+        self.inner.kill()
+    }
+
+    /// Sends `SIGKILL`, then waits for the child to exit.
+    ///
+    /// # Errors
+    /// As [`start_kill`](Child::start_kill) and [`wait`](Child::wait).
+    pub async fn kill(&mut self) -> io::Result<()> {
+        self.start_kill()?;
+        self.wait().await?;
+        Ok(())
+    }
+
+    /// Closes stdin, then waits for the child to exit, through the current runtime's I/O
+    /// driver when it has one (see the [module](super) docs). Cancel-safe; every call returns
+    /// the same status.
+    ///
+    /// # Errors
+    /// The child was reaped by someone else (a foreign `waitpid(-1)`), so its status is lost.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        Ok(self.exited().await?.status())
+    }
+
+    /// The exit status if the child has exited, without waiting.
+    ///
+    /// # Errors
+    /// As [`wait`](Child::wait).
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        Ok(self.try_exited()?.map(|exit| exit.status()))
+    }
+
+    /// Closes stdin, reads stdout and stderr to their end while waiting for the child.
+    ///
+    /// # Errors
+    /// Reading a pipe failed, or as [`wait`](Child::wait).
+    pub async fn wait_with_output(mut self) -> io::Result<Output> {
+        let stdout = pipes::read_all(self.stdout.take());
+        let stderr = pipes::read_all(self.stderr.take());
+        let pipes = futures_lite::future::try_zip(stdout, stderr);
+        let ((stdout, stderr), status) = futures_lite::future::try_zip(pipes, self.wait()).await?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Like [`wait`](Child::wait), with all that is known of the exit: CPU time, peak memory,
+    /// wall time (see [`Exit`]).
+    ///
+    /// # Errors
+    /// As [`wait`](Child::wait).
+    pub async fn exited(&mut self) -> io::Result<Exit> {
+        self.stdin.take();
+        let exit = super::exited(&self.inner.state, self.inner.reactor).await?;
+        self.waited = true;
+        Ok(exit)
+    }
+
+    /// The [`Exit`] if the child has exited, without waiting.
+    ///
+    /// # Errors
+    /// As [`wait`](Child::wait).
+    pub fn try_exited(&mut self) -> io::Result<Option<Exit>> {
+        let exit = self.inner.try_exited()?;
+        self.waited |= exit.is_some();
+        Ok(exit)
+    }
+
+    /// Sends the signal `sig` through the pidfd; see [`crate::Child::signal`].
+    ///
+    /// # Errors
+    /// `InvalidInput` for an unknown signal; `EPERM`.
+    pub fn signal(&self, sig: i32) -> io::Result<()> {
+        self.inner.signal(sig)
+    }
+
+    /// Sends `sig` to the child's process group; see [`crate::Child::signal_group`].
+    ///
+    /// # Errors
+    /// As [`signal`](Child::signal).
+    pub fn signal_group(&self, sig: i32) -> io::Result<()> {
+        self.inner.signal_group(sig)
+    }
+
+    /// `SIGTERM` to the child (its group when it leads one), `SIGKILL` after `grace`; see
+    /// [`crate::Child::shutdown`]. Its timer is async-io's, not tokio's (which a runtime
+    /// may lack).
+    ///
+    /// # Errors
+    /// As [`signal`](Child::signal) and [`wait`](Child::wait).
+    pub fn shutdown(
+        &mut self,
+        grace: Duration,
+    ) -> impl Future<Output = io::Result<Exit>> + Send + 'static {
+        self.stdin.take();
+        self.inner.shutdown(grace)
+    }
+}

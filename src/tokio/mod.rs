@@ -1,0 +1,225 @@
+//! The API of [`tokio::process`](https://docs.rs/tokio/1/tokio/process/) on this crate's
+//! engine (feature `tokio`, Unix). A tokio program switches by replacing `tokio::process`
+//! with `childfd::tokio`:
+//!
+//! ```
+//! # #[cfg(target_os = "linux")]
+//! # tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap().block_on(async {
+//! use childfd::tokio::Command; // was: use tokio::process::Command;
+//! use childfd::Stdio; // was: use std::process::Stdio;
+//! use tokio::io::{AsyncBufReadExt, BufReader};
+//!
+//! let mut child = Command::new("sh").args(["-c", "echo one; echo two"]).stdout(Stdio::piped()).spawn()?;
+//! let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+//! while let Some(line) = lines.next_line().await? {
+//!     println!("{line}");
+//! }
+//! let exit = child.exited().await?; // an extra: CPU time, peak memory
+//! assert!(exit.status().success());
+//! # std::io::Result::Ok(()) }).unwrap();
+//! ```
+//!
+//! # What changes underneath
+//! - The child is born with its pidfd (`clone(CLONE_PIDFD)`, see [`crate::Command`]), and no
+//!   `SIGCHLD` handler is ever installed, not even for dropped children (tokio installs one
+//!   for its orphan queue): a dropped [`Child`] is reaped by the crate's backstop reactor.
+//! - [`Child::wait`] registers the pidfd in the current tokio runtime's I/O driver
+//!   (`AsyncFd`), so the kernel wakes the runtime's own thread. Readiness is only a hint: the
+//!   child is then reaped with a non-blocking `waitid` under its lock, as every other reaper
+//!   of this crate does.
+//! - Outside a runtime, in a runtime built without `enable_io`, once the runtime is shutting
+//!   down, or on other backends, `wait` goes through the crate's own reactor (async-io's
+//!   thread): slower by one thread hop, never a hang. On a current-thread runtime, a wait
+//!   polled outside a task (in `block_on`, or under another executor while the runtime is only
+//!   entered) watches both, since nothing says whether the runtime is being driven.
+//! - Pipes are tokio's own [`pipe`](::tokio::net::unix::pipe) types: they need a runtime with
+//!   I/O, as tokio's do.
+//!
+//! # Differences from `tokio::process`
+//! - [`Command::pre_exec`] takes a [`PreExec`](crate::unix::PreExec), made by an `unsafe`
+//!   constructor, instead of being an `unsafe fn` itself: this crate forbids `unsafe` code.
+//! - `stdin`/`stdout`/`stderr` also take a [`childfd::Stdio`](crate::Stdio). A
+//!   `std::process::Stdio` is opaque (even `piped()` cannot be told apart on stable Rust),
+//!   so a command given one is spawned by `std`, then watched through `pidfd_open` (see
+//!   "Spawn routes" on [`crate::Command`]): it works the same, costs more, and is race-free
+//!   only while nothing else in the process reaps children. To stay on the engine, replace
+//!   `use std::process::Stdio` with `use childfd::Stdio` too.
+//! - [`Command::as_std_mut`] makes the command take the `std` route too, since the crate
+//!   cannot see what was changed.
+//! - Windows is not supported by this module yet (`creation_flags`, `raw_arg`, `raw_handle`).
+//! - A runtime built without `enable_io`: waiting works (through the crate's reactor); a
+//!   spawn with a piped stream fails with an error instead of tokio's panic. tokio reports a
+//!   runtime without I/O only by panicking, so the first wait in a runtime (or spawn with a
+//!   pipe) installs a panic hook that delegates to the one set before and silences only the
+//!   panics this module catches. A hook set later replaces it: the caught panic is then
+//!   printed by that hook, but still caught.
+//! - Outside a runtime, a spawn with a piped stream panics as tokio's does, after killing and
+//!   reaping the child; without pipes, spawning and waiting need no runtime.
+#![cfg(unix)]
+
+mod child;
+mod command;
+mod pipes;
+
+pub use child::Child;
+pub use command::Command;
+pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
+
+use std::io;
+use std::sync::Arc;
+
+use crate::reactor::Reactor;
+use crate::state::ChildState;
+use crate::{wait, Exit};
+
+/// Waits until the child has been reaped, through tokio's I/O driver when the caller runs in a
+/// runtime that has one. Cancel-safe, as `wait::exited`.
+pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -> io::Result<Exit> {
+    if let Some(exit) = state.exit() {
+        return exit;
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(exit) = linux::exited(state, reactor).await {
+        return exit;
+    }
+    wait::exited(state, reactor).await
+}
+
+/// Runs `f`, turning a panic into `None` without printing it: tokio reports a runtime without
+/// I/O only by panicking.
+fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+    use std::cell::Cell;
+    use std::panic::{catch_unwind, set_hook, take_hook, AssertUnwindSafe};
+    use std::sync::Once;
+
+    thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
+    static HOOK: Once = Once::new();
+    if std::thread::panicking() {
+        // `take_hook` panics on a panicking thread, and this would be a second panic.
+        return None;
+    }
+    HOOK.call_once(|| {
+        let previous = take_hook();
+        set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result.ok()
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io;
+    use std::os::unix::io::{AsFd, AsRawFd, RawFd};
+    use std::sync::Arc;
+
+    use ::tokio::io::unix::AsyncFd;
+    use ::tokio::io::Interest;
+    use ::tokio::runtime::{Handle, RuntimeFlavor};
+    use platform::linux::PidFd;
+
+    use crate::reactor::Reactor;
+    use crate::state::{spurious_delay, ChildState, Reaped};
+    use crate::{wait, Exit};
+
+    /// The pidfd, kept open by the `Arc` for as long as tokio's registration lives: what
+    /// `AsyncFd` requires of its `T`.
+    struct Watched(Arc<PidFd>);
+
+    impl AsRawFd for Watched {
+        fn as_raw_fd(&self) -> RawFd {
+            self.0.as_fd().as_raw_fd()
+        }
+    }
+
+    /// `None`: tokio cannot watch this child here; the caller uses the crate's reactor.
+    pub(super) async fn exited(
+        state: &Arc<ChildState>,
+        reactor: &'static Reactor,
+    ) -> Option<io::Result<Exit>> {
+        let handle = Handle::try_current().ok()?;
+        if let Err(e) = reactor.check_not_forked() {
+            return Some(Err(e));
+        }
+        let fd = state.pidfd()?;
+        // `with_interest` is deprecated in favour of the `unsafe` `register_with_interest`
+        // (tokio#8587: the fd must stay open while registered), which this crate cannot call;
+        // `Watched` owns its fd through the `Arc`, and the `AsyncFd` deregisters it before
+        // dropping it, which is that promise kept. It panics in a runtime without I/O.
+        #[allow(deprecated)]
+        let source =
+            super::quietly(|| AsyncFd::with_interest(Watched(fd), Interest::READABLE))?.ok()?;
+        // A multi-thread runtime's workers always drive its I/O, and so does a current-thread
+        // runtime while one of its tasks runs. A current-thread runtime may also be merely
+        // entered (`rt.enter()`) with the wait polled by another executor, and then nothing
+        // drives tokio's driver: the crate's reactor watches too.
+        let driven = handle.runtime_flavor() != RuntimeFlavor::CurrentThread
+            || ::tokio::task::try_id().is_some();
+        if driven {
+            return watch(state, reactor, source).await;
+        }
+        let tokio = async {
+            match watch(state, reactor, source).await {
+                Some(exit) => exit,
+                None => never().await,
+            }
+        };
+        Some(futures_lite::future::or(tokio, wait::exited(state, reactor)).await)
+    }
+
+    /// A future that never completes: the other side of the race decides.
+    async fn never() -> io::Result<Exit> {
+        std::future::pending().await
+    }
+
+    /// Waits for readiness of the pidfd in tokio's driver, then reaps. `None`: the driver
+    /// failed (the runtime is shutting down).
+    async fn watch(
+        state: &ChildState,
+        reactor: &Reactor,
+        source: AsyncFd<Watched>,
+    ) -> Option<io::Result<Exit>> {
+        loop {
+            let guard = source.readable().await.ok()?;
+            match reactor.reap_now(state) {
+                Reaped::Running(n) => {
+                    // tokio is edge-triggered and a pidfd stays readable: the readiness is
+                    // kept (not cleared) and the reap retried after a growing delay, for a
+                    // zombie a tracer holds.
+                    drop(guard);
+                    let delay = spurious_delay(n);
+                    if !delay.is_zero() {
+                        async_io::Timer::after(delay).await;
+                    }
+                }
+                Reaped::Now(_) | Reaped::Before => {
+                    drop(guard);
+                    drop(source);
+                    return state.exit();
+                }
+            }
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<Command>();
+    both::<Child>();
+    both::<ChildStdin>();
+    both::<ChildStdout>();
+    both::<ChildStderr>();
+    fn send<T: Send>(_: &T) {}
+    fn wait(child: &mut Child) {
+        send(&child.wait());
+        send(&child.kill());
+        send(&child.exited());
+    }
+    let _ = wait;
+}
