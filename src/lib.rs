@@ -60,6 +60,7 @@ mod child;
 mod command;
 mod driver;
 mod exit;
+mod job;
 mod lifecycle;
 mod pipes;
 mod reactor;
@@ -79,6 +80,7 @@ pub use child::Child;
 pub use command::Command;
 pub use driver::driver;
 pub use exit::Exit;
+pub use job::{job_support, JobSupport, JobUsage};
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 pub use reactor::backend;
 pub use set::ChildSet;
@@ -104,6 +106,8 @@ fn _assert_send_sync() {
     both::<Command>();
     both::<Exit>();
     both::<BackendInfo>();
+    both::<JobSupport>();
+    both::<JobUsage>();
     fn send<T: Send>() {}
     send::<ChildSet>();
     both::<Child>();

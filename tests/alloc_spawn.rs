@@ -32,6 +32,7 @@ fn engine_spawn_and_wait(program: &str, env: &BTreeMap<OsString, Option<OsString
         groups: None,
         pgroup: None,
         setsid: false,
+        cgroup: None,
     };
     let spawned = platform::linux::spawn(&req, &mut [], true).unwrap();
     let exit = spawned.pidfd.unwrap().wait().unwrap();
