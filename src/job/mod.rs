@@ -206,6 +206,10 @@ enum Kind {
     Cgroup(cgroup::CgroupJob),
     #[cfg(unix)]
     Group(group::GroupJob),
+    /// No mechanism on this OS (jobs fail to spawn there).
+    #[cfg(not(unix))]
+    #[allow(dead_code)]
+    None(std::convert::Infallible),
 }
 
 /// Spawns through `spawn` as a job if `spec` asks for one: the leaf is made before, the
@@ -219,6 +223,7 @@ pub(crate) fn spawn<T>(
     if spec.job.is_none() {
         return Ok((spawn(spec)?, None));
     }
+    let _ = &pid_of;
     let support = job_support()?;
     match support.mode {
         #[cfg(target_os = "linux")]
@@ -241,6 +246,7 @@ pub(crate) fn spawn<T>(
 }
 
 impl Job {
+    #[cfg_attr(not(unix), allow(dead_code))]
     fn new(kind: Kind) -> Arc<Job> {
         Arc::new(Job {
             kind,
@@ -256,6 +262,8 @@ impl Job {
             Kind::Cgroup(job) => job.kill(),
             #[cfg(unix)]
             Kind::Group(job) => job.signal(state, group::SIGKILL),
+            #[cfg(not(unix))]
+            Kind::None(never) => match *never {},
         }
     }
 
@@ -290,6 +298,8 @@ impl Job {
                 let usage = job.until_empty(state, reactor).await?;
                 self.finish(|| Ok(usage))
             }
+            #[cfg(not(unix))]
+            Kind::None(never) => match *never {},
         }
     }
 
@@ -327,6 +337,7 @@ pub(crate) fn not_a_job() -> io::Error {
     )
 }
 
+#[cfg_attr(not(unix), allow(dead_code))]
 fn usage_from(user: Duration, system: Duration, peak: Option<u64>, oom: bool) -> JobUsage {
     JobUsage {
         user,

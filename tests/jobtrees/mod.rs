@@ -15,7 +15,7 @@ pub(crate) fn alive(pid: u32) -> bool {
         Ok(stat) => stat
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().next())
-            .map_or(false, |state| state != "Z" && state != "X"),
+            .is_some_and(|state| state != "Z" && state != "X"),
         Err(_) => false,
     }
 }

@@ -364,7 +364,7 @@ fn remove_tree(dir: &Path) -> io::Result<()> {
         {
             let subdirs: Vec<PathBuf> = std::fs::read_dir(dir)?
                 .flatten()
-                .filter(|d| d.file_type().map_or(false, |t| t.is_dir()))
+                .filter(|d| d.file_type().is_ok_and(|t| t.is_dir()))
                 .map(|d| d.path())
                 .collect();
             if subdirs.is_empty() {
