@@ -79,10 +79,10 @@ impl Child {
             Err(e) => {
                 // Nothing can be counted on to reap it later (async-io or the reactor thread
                 // may be what failed to start, at the process limit): kill and reap it now.
-                if let Some(job) = job {
-                    job.dropped(&state, true);
-                }
                 reactor.abort(&state);
+                if let Some(job) = job {
+                    job.abort(&state);
+                }
                 return Err(e);
             }
         };

@@ -166,27 +166,27 @@ fn a_failed_spawn_leaves_no_cgroup() {
     if !cgroups() {
         return;
     }
-    let parent = childfd::job_support()
+    // A parent of this test's own, so that other tests' leaves do not count.
+    let root = childfd::job_support()
         .unwrap()
         .cgroup_parent()
         .unwrap()
         .to_owned();
-    let ours = || {
-        let prefix = format!("childfd-{}-", std::process::id());
-        std::fs::read_dir(&parent)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            .count()
-    };
-    let before = ours();
+    let parent = root.join(format!("childfd-test-failed-{}", std::process::id()));
+    std::fs::create_dir(&parent).unwrap();
     let e = Command::new("/nonexistent/program")
-        .job(true)
+        .job_parent(&parent)
         .spawn()
         .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::NotFound);
-    // Other tests run at the same time: no more leaves than before is all one can say.
-    assert!(ours() <= before, "a leaf outlived its failed spawn");
+    let left: Vec<_> = std::fs::read_dir(&parent)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    std::fs::remove_dir(&parent).unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]

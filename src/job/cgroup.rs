@@ -170,6 +170,16 @@ fn try_finish(job: &Job) -> bool {
     }
 }
 
+/// Waits up to 100 ms, blocking, for a killed job to end, and removes its leaf if it did.
+pub(super) fn wait_briefly(job: &Job) {
+    for _ in 0..100 {
+        if try_finish(job) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Takes a dropped job: its leaf is removed now if it is over, else when it is.
 pub(super) fn adopt(job: Arc<Job>) {
     if try_finish(&job) {

@@ -314,6 +314,18 @@ impl Job {
         Ok(read)
     }
 
+    /// The spawn failed after the child was created, and the child was killed and reaped:
+    /// kill the rest of the job too and, since a thread may be what failed to start, wait
+    /// here (briefly) for it to end, so that its leaf is removed now.
+    pub(crate) fn abort(self: Arc<Self>, state: &ChildState) {
+        let _ = self.kill(state);
+        #[cfg(target_os = "linux")]
+        if let Kind::Cgroup(_) = &self.kind {
+            cgroup::wait_briefly(&self);
+        }
+        self.dropped(state, false);
+    }
+
     /// The `Child` is dropped: with `kill`, the whole job is killed; a cgroup's leaf is
     /// removed now if the job is over, else once it is (`cgroup::adopt`).
     pub(crate) fn dropped(self: Arc<Self>, state: &ChildState, kill: bool) {
