@@ -34,11 +34,29 @@ use super::PidFd;
 /// `NotFound` when there is no cgroup v2 hierarchy, or this process's cgroup is not visible
 /// under its mount; what reading `/proc` reports.
 pub fn own_cgroup() -> io::Result<PathBuf> {
+    let path = own_path()?;
+    let (point, root) = mount()?;
+    let rel = Path::new(&path)
+        .strip_prefix(&root)
+        .map_err(|_| not_found("this process's cgroup is not under the cgroup2 mount"))?;
+    Ok(match rel.as_os_str().is_empty() {
+        true => point,
+        false => point.join(rel),
+    })
+}
+
+/// The `0::` path of `/proc/self/cgroup`.
+fn own_path() -> io::Result<String> {
     let cgroup = std::fs::read_to_string("/proc/self/cgroup")?;
-    let path = cgroup
+    cgroup
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
-        .ok_or_else(|| not_found("no cgroup v2 line (0::) in /proc/self/cgroup"))?;
+        .map(str::to_owned)
+        .ok_or_else(|| not_found("no cgroup v2 line (0::) in /proc/self/cgroup"))
+}
+
+/// The first `cgroup2` mount: its mount point, and the cgroup it shows (its root field).
+fn mount() -> io::Result<(PathBuf, PathBuf)> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
     for line in mountinfo.lines() {
         let Some((mount, fs)) = line.split_once(" - ") else {
@@ -49,19 +67,11 @@ pub fn own_cgroup() -> io::Result<PathBuf> {
         }
         // "id parent major:minor root mountpoint ..."
         let mut fields = mount.split(' ').skip(3);
-        let (Some(root), Some(point)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        let (root, point) = (unescape(root), unescape(point));
-        let Ok(rel) = Path::new(path).strip_prefix(&root) else {
-            continue;
-        };
-        return Ok(match rel.as_os_str().is_empty() {
-            true => point,
-            false => point.join(rel),
-        });
+        if let (Some(root), Some(point)) = (fields.next(), fields.next()) {
+            return Ok((unescape(point), unescape(root)));
+        }
     }
-    Err(not_found("no cgroup2 mount holding this process's cgroup"))
+    Err(not_found("no cgroup2 mount in /proc/self/mountinfo"))
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, proc(5)).
@@ -379,13 +389,14 @@ fn remove_tree(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// The path a member's `/proc/<pid>/cgroup` shows for `dir`, relative to the v2 mount.
+/// The path a member's `/proc/<pid>/cgroup` shows for `dir`: relative to the cgroup2 mount.
 fn proc_path(dir: &Path) -> Option<Vec<u8>> {
-    let own = own_cgroup().ok()?;
-    let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let own_rel = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let below = dir.strip_prefix(&own).ok()?;
-    let full = Path::new(own_rel).join(below);
+    let (point, root) = mount().ok()?;
+    let below = dir.strip_prefix(&point).ok()?;
+    let full = match below.as_os_str().is_empty() {
+        true => root,
+        false => root.join(below),
+    };
     Some(full.as_os_str().as_bytes().to_vec())
 }
 
