@@ -159,6 +159,13 @@ fn dropped_jobs_leave_no_cgroup() {
         "{} left behind",
         killed.display()
     );
+    // The thread that removed them runs only while dropped jobs remain.
+    assert!(
+        eventually(Duration::from_secs(10), || !common::thread_names()
+            .iter()
+            .any(|n| n == "childfd-jobs")),
+        "childfd-jobs outlived the dropped jobs"
+    );
 }
 
 #[test]

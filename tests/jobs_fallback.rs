@@ -133,6 +133,18 @@ fn process_groups() {
     )
     .unwrap();
 
+    // After the leader was reaped, its group is still the job: reached through the kept
+    // pidfd on 6.9+ (PIDFD_SIGNAL_PROCESS_GROUP), by group id before.
+    let (mut child, pids) = spawn_tree("sleep 100 & echo $!", 1);
+    assert_eq!(block_on(child.status()).unwrap().code(), Some(0));
+    assert!(alive(pids[1]));
+    child.kill_job().unwrap();
+    block_on(child.job_exited()).unwrap();
+    assert!(
+        !alive(pids[1]),
+        "the group outlived kill_job after the leader's reap"
+    );
+
     // The child leads its group; another group cannot be the job's.
     let e = Command::new("true")
         .job(true)
