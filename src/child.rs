@@ -55,11 +55,7 @@ impl Child {
     ) -> io::Result<Child> {
         let kill_on_drop = spec.kill_on_drop;
         let reactor = Reactor::get()?;
-        let ((state, pipes), job) = crate::job::spawn(
-            spec,
-            |spec| reactor.spawn(spec, defaults),
-            |(state, _)| state,
-        )?;
+        let ((state, pipes), job) = crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults))?;
         let Pipes {
             stdin,
             stdout,

@@ -236,7 +236,7 @@ impl Command {
 
     /// Runs the child and everything it starts as one *job* (default `false`): a tree that
     /// [`Child::kill_job`] kills whole, [`Child::job_exited`] awaits to its last process and
-    /// accounts for ([`JobUsage`](crate::JobUsage)), and [`Child::shutdown`] stops whole.
+    /// accounts for ([`JobUsage`](crate::JobUsage)), and `Child::shutdown` (Unix) stops whole.
     /// With [`kill_on_drop`](Command::kill_on_drop), dropping the `Child` kills the job.
     ///
     /// The mechanism is the best this process can use, said by
@@ -249,9 +249,10 @@ impl Command {
     ///   first). Such a command cannot take the `std` route (see "Spawn routes"):
     ///   `Unsupported`.
     /// - Other Unixes, and Linux without a writable cgroup v2: the child's process group (the
-    ///   child is spawned with [`process_group(0)`](crate::unix::CommandExt::process_group),
-    ///   kept on the command), which `setsid` or a double fork escapes.
-    /// - Windows: not implemented yet; spawning fails with `Unsupported`.
+    ///   child is spawned with `unix::CommandExt::process_group(0)`, kept on the command), which `setsid` or a double fork escapes.
+    /// - Windows: a job object per job, which the child is put in while it is created
+    ///   suspended. A detached grandchild stays in it (only `CREATE_BREAKAWAY_FROM_JOB` could
+    ///   leave, which the job does not allow).
     ///
     /// # Examples
     /// ```

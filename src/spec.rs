@@ -42,6 +42,10 @@ pub(crate) struct Spec {
     pub(crate) unix: crate::unix::UnixSpec,
     /// `Command::job(true)` (issue 15).
     pub(crate) job: Option<crate::job::JobSpec>,
+    /// `windows::CommandExt::creation_flags`, which `std` cannot report: a job adds
+    /// `CREATE_SUSPENDED` to them.
+    #[cfg(windows)]
+    pub(crate) creation_flags: u32,
 }
 
 impl Spec {
@@ -60,6 +64,8 @@ impl Spec {
             #[cfg(unix)]
             unix: Default::default(),
             job: None,
+            #[cfg(windows)]
+            creation_flags: 0,
         }
     }
 

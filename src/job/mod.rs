@@ -5,6 +5,7 @@
 //! |---|---|---|---|---|
 //! | cgroup v2 leaf (`cgroup.rs`) | Linux, a writable cgroup v2 | `cgroup.kill` | `cgroup.events` `populated 0` | `cpu.stat`, `memory.peak`, `memory.events` |
 //! | process group (`group.rs`) | other Unixes; Linux without a writable cgroup v2 | the group, through the leader's pidfd on Linux 6.9+ | no running member left | the child's own rusage |
+//! | job object (`windows.rs`) | Windows | `TerminateJobObject` | `ActiveProcesses` 0 (polled) | `TotalUserTime`, `TotalKernelTime`, `PeakJobMemoryUsed` |
 //!
 //! The mechanism is chosen once per process and said by [`job_support()`].
 
@@ -22,6 +23,8 @@ use crate::state::{lock, ChildState};
 mod cgroup;
 #[cfg(unix)]
 mod group;
+#[cfg(windows)]
+mod windows;
 
 /// The test-only knob (not a public API, like `CHILDFD_BACKEND`): `pgroup` forces the process
 /// group fallback, `cgroup-freeze` the cgroup kill of kernels before 5.14.
@@ -40,8 +43,9 @@ pub struct JobUsage {
 }
 
 impl JobUsage {
-    /// User CPU time of every process of the job (cgroup `cpu.stat` `user_usec`). With the
-    /// process-group mechanism, only what the child itself used and waited for (its rusage).
+    /// User CPU time of every process of the job (cgroup `cpu.stat` `user_usec`; Windows: the
+    /// job object's `TotalUserTime`). With the process-group mechanism, only what the child
+    /// itself used and waited for (its rusage).
     pub fn cpu_user(&self) -> Duration {
         self.user
     }
@@ -52,7 +56,8 @@ impl JobUsage {
     }
 
     /// The job's peak memory in bytes (cgroup `memory.peak`, Linux 5.19), where the memory
-    /// controller is enabled for the job's cgroup; `None` elsewhere.
+    /// controller is enabled for the job's cgroup; Windows: the job object's
+    /// `PeakJobMemoryUsed` (committed memory); `None` elsewhere.
     pub fn memory_peak(&self) -> Option<u64> {
         self.peak
     }
@@ -82,9 +87,9 @@ impl JobSupport {
     }
 
     /// Whether a job's processes can escape it (`setsid`, a double fork): true for process
-    /// groups, false for cgroups.
+    /// groups, false for cgroups and job objects.
     pub fn escapable(&self) -> bool {
-        self.cgroup_parent().is_none()
+        matches!(self.mode, Mode::Group(_) | Mode::Unsupported(_))
     }
 }
 
@@ -103,6 +108,8 @@ impl fmt::Display for JobSupport {
                 Ok(())
             }
             Mode::Group(why) => write!(f, "process group (why: {why})"),
+            #[cfg(windows)]
+            Mode::JobObject => f.write_str("job object"),
             Mode::Unsupported(why) => write!(f, "unsupported ({why})"),
         }
     }
@@ -119,8 +126,10 @@ enum Mode {
     },
     #[cfg_attr(not(unix), allow(dead_code))]
     Group(String),
-    #[cfg_attr(unix, allow(dead_code))]
+    #[allow(dead_code)] // No target lacks a mechanism today.
     Unsupported(String),
+    #[cfg(windows)]
+    JobObject,
 }
 
 /// Which mechanism jobs use in this process (chosen at the first call or the first job, then
@@ -176,9 +185,7 @@ fn choose() -> Result<Mode, String> {
     #[cfg(windows)]
     {
         let _ = PARENT_VAR;
-        Ok(Mode::Unsupported(
-            "job objects are not implemented yet".into(),
-        ))
+        Ok(Mode::JobObject)
     }
 }
 
@@ -191,6 +198,9 @@ pub(crate) struct JobSpec {
     #[cfg(target_os = "linux")]
     pub(crate) leaf: Option<platform::linux::cgroup::Leaf>,
 }
+
+/// What a spawn returns: the child's state and its pipes.
+pub(crate) type Spawned = (Arc<ChildState>, crate::backend::Pipes);
 
 /// One job, owned by its `Child`.
 #[derive(Debug)]
@@ -206,24 +216,20 @@ enum Kind {
     Cgroup(cgroup::CgroupJob),
     #[cfg(unix)]
     Group(group::GroupJob),
-    /// No mechanism on this OS (jobs fail to spawn there).
-    #[cfg(not(unix))]
-    #[allow(dead_code)]
-    None(std::convert::Infallible),
+    #[cfg(windows)]
+    Windows(windows::WinJob),
 }
 
 /// Spawns through `spawn` as a job if `spec` asks for one: the leaf is made before, the
 /// child put in a group of its own for the fallback. Returns what `spawn` returned, and the
 /// job to attach once the child's state is known.
-pub(crate) fn spawn<T>(
+pub(crate) fn spawn(
     spec: &mut Spec,
-    spawn: impl FnOnce(&mut Spec) -> io::Result<T>,
-    pid_of: impl Fn(&T) -> &Arc<ChildState>,
-) -> io::Result<(T, Option<Arc<Job>>)> {
+    spawn: impl FnOnce(&mut Spec) -> io::Result<Spawned>,
+) -> io::Result<(Spawned, Option<Arc<Job>>)> {
     if spec.job.is_none() {
         return Ok((spawn(spec)?, None));
     }
-    let _ = &pid_of;
     let support = job_support()?;
     match support.mode {
         #[cfg(target_os = "linux")]
@@ -238,6 +244,11 @@ pub(crate) fn spawn<T>(
         }
         #[cfg(not(unix))]
         Mode::Group(_) => unreachable!("no process groups here"),
+        #[cfg(windows)]
+        Mode::JobObject => {
+            let (out, job) = windows::spawn(spec, spawn)?;
+            Ok((out, Some(Job::new(Kind::Windows(job)))))
+        }
         Mode::Unsupported(why) => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("Command::job: {why}"),
@@ -245,8 +256,13 @@ pub(crate) fn spawn<T>(
     }
 }
 
+/// The state in what a spawn returned.
+#[cfg(unix)]
+fn pid_of(out: &Spawned) -> &Arc<ChildState> {
+    &out.0
+}
+
 impl Job {
-    #[cfg_attr(not(unix), allow(dead_code))]
     fn new(kind: Kind) -> Arc<Job> {
         Arc::new(Job {
             kind,
@@ -262,8 +278,8 @@ impl Job {
             Kind::Cgroup(job) => job.kill(),
             #[cfg(unix)]
             Kind::Group(job) => job.signal(state, group::SIGKILL),
-            #[cfg(not(unix))]
-            Kind::None(never) => match *never {},
+            #[cfg(windows)]
+            Kind::Windows(job) => job.kill(),
         }
     }
 
@@ -298,8 +314,11 @@ impl Job {
                 let usage = job.until_empty(state, reactor).await?;
                 self.finish(|| Ok(usage))
             }
-            #[cfg(not(unix))]
-            Kind::None(never) => match *never {},
+            #[cfg(windows)]
+            Kind::Windows(job) => {
+                let usage = job.until_empty().await?;
+                self.finish(|| Ok(usage))
+            }
         }
     }
 
@@ -349,7 +368,6 @@ pub(crate) fn not_a_job() -> io::Error {
     )
 }
 
-#[cfg_attr(not(unix), allow(dead_code))]
 fn usage_from(user: Duration, system: Duration, peak: Option<u64>, oom: bool) -> JobUsage {
     JobUsage {
         user,
