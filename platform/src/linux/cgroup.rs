@@ -226,7 +226,13 @@ impl Leaf {
     }
 
     fn signal_member(&self, pid: u32, sig: i32) -> io::Result<()> {
-        let fd = PidFd::open(pid)?;
+        // Before 5.3 (no pidfd_open; cgroup v2 exists since 4.5), or where it is filtered:
+        // by pid, after the same check, with the instant between the two left open.
+        let fd = match PidFd::open(pid) {
+            Ok(fd) => Some(fd),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => None,
+            Err(e) => return Err(e),
+        };
         // The pidfd pins the process: if /proc now shows this pid in our leaf, either the
         // descriptor is that process or it is dead (and the signal is dropped).
         if let Some(ours) = &self.proc_path {
@@ -238,7 +244,13 @@ impl Leaf {
                 return Ok(());
             }
         }
-        fd.send_signal(sig).map(drop)
+        match fd {
+            Some(fd) => fd.send_signal(sig).map(drop),
+            None => match libc::pid_t::try_from(pid) {
+                Ok(pid) if pid > 0 => crate::unix::signal::kill(pid, sig),
+                _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            },
+        }
     }
 
     /// The job's accounting, read when it is over.
