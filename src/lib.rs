@@ -11,6 +11,10 @@
 //!   the child's exit can never hit a process that reused its pid.
 //! - **No leaks.** A dropped [`Child`] is reaped in the background; a spawn that fails half way
 //!   (e.g. at the fd limit) kills and reaps the child before returning the error.
+//! - **Jobs.** [`Command::job`] makes a child and everything it starts one job, killed whole
+//!   ([`Child::kill_job`]), awaited to its last process and accounted for
+//!   ([`Child::job_exited`]): a cgroup v2 leaf on Linux, a job object on Windows, else a
+//!   process group; [`job_support()`] says which.
 //!
 //! It works under any executor (smol, async-std, tokio, `futures::executor`) and in blocking
 //! code through any `block_on`.
