@@ -52,6 +52,8 @@ pub struct Child {
     pub(crate) reactor: &'static Reactor,
     kill_on_drop: bool,
     reap_on_drop: bool,
+    /// `Command::job(true)` (issue 15).
+    pub(crate) job: Option<Arc<crate::job::Job>>,
 }
 
 impl Child {
@@ -62,7 +64,7 @@ impl Child {
     ) -> io::Result<Child> {
         let kill_on_drop = spec.kill_on_drop;
         let reactor = Reactor::get()?;
-        let (state, pipes) = reactor.spawn(spec, defaults)?;
+        let ((state, pipes), job) = crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults))?;
         let Pipes {
             stdin,
             stdout,
@@ -83,6 +85,9 @@ impl Child {
                 // Nothing can be counted on to reap it later (async-io or the reactor thread
                 // may be what failed to start, at the process limit): kill and reap it now.
                 reactor.abort(&state);
+                if let Some(job) = job {
+                    job.abort(&state);
+                }
                 return Err(e);
             }
         };
@@ -96,6 +101,7 @@ impl Child {
             reactor,
             kill_on_drop,
             reap_on_drop,
+            job,
         };
         Ok(child)
     }
@@ -173,6 +179,45 @@ impl Child {
     #[cfg(unix)]
     pub fn signal_group(&self, sig: i32) -> io::Result<()> {
         self.state.signal(sig, true)
+    }
+
+    /// Kills every process of the child's [job](crate::Command::job), wherever it went
+    /// (`setsid`, a double fork) where jobs are cgroups, including processes forked during
+    /// the kill (`cgroup.kill`). `Ok(())` once the job has ended.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a child spawned without [`job(true)`](crate::Command::job); what
+    /// writing `cgroup.kill` or signalling the group reports.
+    pub fn kill_job(&self) -> io::Result<()> {
+        match &self.job {
+            Some(job) => job.kill(&self.state),
+            None => Err(crate::job::not_a_job()),
+        }
+    }
+
+    /// Closes the child's stdin, then waits until no process of its
+    /// [job](crate::Command::job) is left, the child's descendants included, and returns the
+    /// job's accounting. The job's cgroup (Linux) is removed then. Every call returns the same
+    /// usage; the future does not borrow the `Child`.
+    ///
+    /// Where jobs are process groups, it waits for the child, then until no running process
+    /// is left in its group (polled, from 1 ms up to every 100 ms), and the usage is the
+    /// child's own.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a child spawned without [`job(true)`](crate::Command::job); what
+    /// reading the cgroup's files reports.
+    pub fn job_exited(
+        &mut self,
+    ) -> impl Future<Output = io::Result<crate::JobUsage>> + Send + 'static {
+        self.stdin.take();
+        let (job, state, reactor) = (self.job.clone(), self.state.clone(), self.reactor);
+        async move {
+            match job {
+                Some(job) => job.exited(&state, reactor).await,
+                None => Err(crate::job::not_a_job()),
+            }
+        }
     }
 
     /// Returns the exit status if the child has exited, without blocking.
@@ -280,6 +325,9 @@ async fn read_all(pipe: Option<impl futures_io::AsyncRead + Unpin>) -> io::Resul
 
 impl Drop for Child {
     fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            job.dropped(&self.state, self.kill_on_drop);
+        }
         if self.kill_on_drop {
             let _ = self.state.kill();
         }

@@ -234,6 +234,60 @@ impl Command {
         self
     }
 
+    /// Runs the child and everything it starts as one *job* (default `false`): a tree that
+    /// [`Child::kill_job`] kills whole, [`Child::job_exited`] awaits to its last process and
+    /// accounts for ([`JobUsage`](crate::JobUsage)), and `Child::shutdown` (Unix) stops whole.
+    /// With [`kill_on_drop`](Command::kill_on_drop), dropping the `Child` kills the job.
+    ///
+    /// The mechanism is the best this process can use, said by
+    /// [`job_support()`](crate::job_support):
+    /// - Linux with a writable cgroup v2: a cgroup leaf per job (made under this process's
+    ///   own cgroup, or [`job_parent`](Command::job_parent)) that the child is born in
+    ///   (`clone3(CLONE_INTO_CGROUP)`; where clone3 is refused, the child enters it before
+    ///   exec). Nothing escapes it: not `setsid`, not a double fork. The leaf is removed when
+    ///   the job has ended, also after the `Child` was dropped (not if this process exits
+    ///   first). Such a command cannot take the `std` route (see "Spawn routes"):
+    ///   `Unsupported`.
+    /// - Other Unixes, and Linux without a writable cgroup v2: the child's process group (the
+    ///   child is spawned with `unix::CommandExt::process_group(0)`, kept on the command), which `setsid` or a double fork escapes.
+    /// - Windows: a job object per job, which the child is put in while it is created
+    ///   suspended. A detached grandchild stays in it (only `CREATE_BREAKAWAY_FROM_JOB` could
+    ///   leave, which the job does not allow).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)]
+    /// # futures_lite::future::block_on(async {
+    /// use childfd::Command;
+    ///
+    /// let mut child = Command::new("sh").args(["-c", "sleep 100 & sleep 100"]).job(true).spawn()?;
+    /// child.kill_job()?;
+    /// let usage = child.job_exited().await?;
+    /// println!("the tree used {:?} of CPU", usage.cpu_user() + usage.cpu_system());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn job(&mut self, job: bool) -> &mut Command {
+        match job {
+            true => {
+                self.spec.job.get_or_insert_with(Default::default);
+            }
+            false => self.spec.job = None,
+        }
+        self
+    }
+
+    /// Runs the child as a [`job`](Command::job), whose cgroup v2 leaf is made under `parent`
+    /// (Linux; e.g. a subtree delegated to this program, with controllers such as `memory`
+    /// enabled in its `cgroup.subtree_control` for `memory.peak`). A spawn fails if the leaf
+    /// cannot be made there. Without it, leaves go under the directory named by the
+    /// environment variable `CHILDFD_JOB_PARENT` when this process first uses jobs, else under
+    /// this process's own cgroup. Ignored where jobs are process groups.
+    pub fn job_parent<P: AsRef<Path>>(&mut self, parent: P) -> &mut Command {
+        self.spec.job.get_or_insert_with(Default::default).parent =
+            Some(parent.as_ref().to_owned());
+        self
+    }
+
     /// Whether dropping the [`Child`] kills it (default `false`).
     ///
     /// # Examples

@@ -14,6 +14,10 @@
 //! - **No leaks.** A dropped [`Child`] is reaped in the background by a backstop reactor; a
 //!   spawn that fails half way (e.g. at the fd limit) kills and reaps the child before
 //!   returning the error.
+//! - **Jobs.** [`Command::job`] makes a child and everything it starts one job, killed whole
+//!   ([`Child::kill_job`]), awaited to its last process and accounted for
+//!   ([`Child::job_exited`]): a cgroup v2 leaf on Linux, a job object on Windows, else a
+//!   process group; [`job_support()`] says which.
 //!
 //! It works under any executor (smol, async-std, tokio, `futures::executor`) and in blocking
 //! code through any `block_on`.
@@ -77,6 +81,7 @@ mod child;
 mod command;
 mod driver;
 mod exit;
+mod job;
 mod lifecycle;
 mod pipes;
 mod reactor;
@@ -98,6 +103,7 @@ pub use child::Child;
 pub use command::Command;
 pub use driver::driver;
 pub use exit::Exit;
+pub use job::{job_support, JobSupport, JobUsage};
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 pub use reactor::backend;
 pub use set::ChildSet;
@@ -123,6 +129,8 @@ fn _assert_send_sync() {
     both::<Command>();
     both::<Exit>();
     both::<BackendInfo>();
+    both::<JobSupport>();
+    both::<JobUsage>();
     fn send<T: Send>() {}
     send::<ChildSet>();
     both::<Child>();

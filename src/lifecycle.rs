@@ -25,6 +25,10 @@ impl Child {
     /// group (or to the child alone when it does not lead one), then, after `grace`, `SIGKILL`
     /// to what is left. Returns the child's [`Exit`].
     ///
+    /// For a [job](crate::Command::job), `SIGTERM` goes to every process of the job, `SIGKILL`
+    /// to the whole job after `grace` (see [`kill_job()`](Child::kill_job)), and it returns
+    /// once the job is empty.
+    ///
     /// Spawn the child as a group leader ([`process_group(0)`](crate::unix::CommandExt::process_group)
     /// or `setsid`) so that a shell's own children are reached too. When the leader exits
     /// within `grace` but other members of its group linger, they get the rest of `grace` and
@@ -60,11 +64,18 @@ impl Child {
         // Signalled now, not at the first poll: by then the child may have been reaped, and
         // its group could no longer be named.
         let deadline = Instant::now().checked_add(grace);
-        let started = state
-            .leads_group()
-            .and_then(|group| state.signal(SIGTERM, group).map(|()| group));
+        let job = self.job.clone();
+        let started = match &job {
+            Some(job) => job.signal(&state, SIGTERM).map(|()| true),
+            None => state
+                .leads_group()
+                .and_then(|group| state.signal(SIGTERM, group).map(|()| group)),
+        };
         async move {
             let group = started?;
+            if let Some(job) = job {
+                return crate::job::shutdown(&job, &state, reactor, deadline).await;
+            }
             let exit = match timeout_at(deadline, wait::exited(&state, reactor)).await {
                 Some(exit) => exit?,
                 None => {
@@ -188,7 +199,10 @@ impl Child {
 
 /// `Some(output)` if `fut` completes before `deadline`; `None` for the deadline means never
 /// (a limit past what `Instant` can represent, such as `Duration::MAX`).
-async fn timeout_at<T>(deadline: Option<Instant>, fut: impl Future<Output = T>) -> Option<T> {
+pub(crate) async fn timeout_at<T>(
+    deadline: Option<Instant>,
+    fut: impl Future<Output = T>,
+) -> Option<T> {
     let Some(deadline) = deadline else {
         return Some(fut.await);
     };

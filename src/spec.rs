@@ -40,6 +40,12 @@ pub(crate) struct Spec {
     stdio_errors: [Option<io::Error>; 3],
     #[cfg(unix)]
     pub(crate) unix: crate::unix::UnixSpec,
+    /// `Command::job(true)` (issue 15).
+    pub(crate) job: Option<crate::job::JobSpec>,
+    /// `windows::CommandExt::creation_flags`, which `std` cannot report: a job adds
+    /// `CREATE_SUSPENDED` to them.
+    #[cfg(windows)]
+    pub(crate) creation_flags: u32,
 }
 
 impl Spec {
@@ -57,6 +63,9 @@ impl Spec {
             stdio_errors: [None, None, None],
             #[cfg(unix)]
             unix: Default::default(),
+            job: None,
+            #[cfg(windows)]
+            creation_flags: 0,
         }
     }
 
@@ -133,6 +142,21 @@ impl Spec {
             .iter()
             .position(|k| matches!(k, Some(Kind::Std(_))))?;
         STREAMS.get(which).copied()
+    }
+
+    /// The cgroup leaf of the job being spawned, for the spawn engine.
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    pub(crate) fn job_target(&self) -> Option<platform::unix::prepare::CgroupTarget<'_>> {
+        #[cfg(target_os = "linux")]
+        {
+            let leaf = self.job.as_ref()?.leaf.as_ref()?;
+            Some(platform::unix::prepare::CgroupTarget {
+                dir: leaf.dir_fd(),
+                procs: leaf.procs_fd(),
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
     }
 
     /// The error of a stream whose conversion failed, every time the command is spawned.

@@ -44,6 +44,7 @@ impl crate::sealed::Sealed for Command {}
 impl CommandExt for Command {
     fn creation_flags(&mut self, flags: u32) -> &mut Command {
         self.spec.std.creation_flags(flags);
+        self.spec.creation_flags = flags;
         self
     }
 

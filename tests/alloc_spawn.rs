@@ -43,6 +43,7 @@ fn request<'a>(
         groups: None,
         pgroup: None,
         setsid: false,
+        cgroup: None,
     }
 }
 

@@ -182,6 +182,7 @@ fn engine_spawn(spec: &Spec) -> io::Result<EngineChild> {
         groups: None,
         pgroup: None,
         setsid: false,
+        cgroup: None,
     };
     let spawned = platform::linux::spawn(&req, &mut [], true)?;
     let pidfd = spawned.pidfd.ok_or_else(|| io::Error::other("no pidfd"))?;

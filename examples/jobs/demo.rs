@@ -24,9 +24,12 @@ enum Expect {
     Memory,
     /// Outlives the timeout; its shell dies of this signal, and nothing of its group survives.
     Timeout(i32),
+    /// Outlives the timeout with a process that left its group (`setsid`), which the job
+    /// still holds (where jobs are cgroups) and kills: its shell dies of SIGTERM.
+    Escape,
 }
 
-pub(crate) const JOBS: [DemoJob; 7] = [
+pub(crate) const JOBS: [DemoJob; 8] = [
     DemoJob {
         name: "success",
         cmd: "echo hello from a job",
@@ -62,6 +65,12 @@ pub(crate) const JOBS: [DemoJob; 7] = [
         name: "ignores SIGTERM",
         cmd: "trap '' TERM; sleep 600",
         expect: Expect::Timeout(SIGKILL),
+    },
+    DemoJob {
+        // A new session, as a daemon or a test's leaked server makes: out of the group.
+        name: "escapes (setsid)",
+        cmd: "setsid sh -c 'echo \"escaped $$\"; exec sleep 600' & sleep 600",
+        expect: Expect::Escape,
     },
 ];
 
@@ -134,6 +143,10 @@ fn check(job: &DemoJob, o: &Outcome, limits: &Limits) -> Result<String, String> 
             "expected a timeout ended by {}, got {got}",
             signal_name(sig)
         )),
+        Expect::Escape if o.stopped == Some(Stop::Timeout) && signal == Some(SIGTERM) => {
+            escapee(o, &got)
+        }
+        Expect::Escape => Err(format!("expected a timeout ended by SIGTERM, got {got}")),
         _ if o.stopped.is_some() => Err(format!("expected it to end by itself, got {got}")),
         Expect::Code(c) if code == Some(c) => Ok(got),
         Expect::Code(c) => Err(format!("expected exit {c}, got {got}")),
@@ -154,4 +167,42 @@ fn check(job: &DemoJob, o: &Outcome, limits: &Limits) -> Result<String, String> 
             bytes(exit.max_rss())
         )),
     }
+}
+
+/// Whether the process the "escapes" job started in a session of its own was killed with
+/// the job. Where jobs are process groups it cannot be: the demo says so and kills it.
+fn escapee(o: &Outcome, got: &str) -> Result<String, String> {
+    let pid: u32 = o
+        .output
+        .iter()
+        .find_map(|l| l.strip_prefix("escaped ")?.trim().parse().ok())
+        .ok_or_else(|| format!("{got}, but it did not say its escaped pid"))?;
+    // Killed by the shutdown, then reaped by init (or a subreaper): gone, or a zombie.
+    let alive = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").starts_with(" Z"),
+        Err(_) if std::path::Path::new("/proc/self").exists() => false,
+        // No /proc (macOS): `kill -0` also counts a zombie, which init reaps soon.
+        Err(_) => std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+    };
+    if !alive {
+        return Ok(format!(
+            "{got}: its setsid process {pid} was killed with the job"
+        ));
+    }
+    let support = childfd::job_support().map_err(|e| e.to_string())?;
+    if support.escapable() {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        return Ok(format!(
+            "{got}: its setsid process {pid} escaped (jobs here: {support}); killed by the demo"
+        ));
+    }
+    Err(format!(
+        "{got}, but its setsid process {pid} survived the job"
+    ))
 }

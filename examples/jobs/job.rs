@@ -9,13 +9,16 @@ use childfd::unix::CommandExt;
 use childfd::{Child, Command, Stdio};
 use smol::Timer;
 
-/// Starts `sh -c CMD` as the leader of a new process group, so that the job and everything
-/// it starts can be stopped at once, with its output going to `log`.
+/// Starts `sh -c CMD` as a job (`Command::job`: a cgroup where this process may make one,
+/// else its process group), and the leader of a new process group, so that everything it
+/// starts can be stopped at once and accounted for, with its output going to `log`. Dropping
+/// the child kills what is left of the job.
 pub(crate) fn spawn(cmd: &str, log: &Log) -> io::Result<Child> {
     let mut command = Command::new("sh");
     command
         .args(["-c", "--", cmd]) // `--`: CMD may start with `-`.
         .process_group(0)
+        .job(true)
         .stdin(Stdio::null())
         .stdout(log.stdio()?)
         .stderr(log.stdio()?)

@@ -8,13 +8,17 @@
 //! ```
 //!
 //! What it shows of `childfd`:
-//! - each job is a process-group leader (`childfd::unix::CommandExt::process_group(0)`),
-//!   spawned by the crate's own engine, and a member of one `ChildSet`, whose `next()` yields
-//!   whichever job exits first;
-//! - a timeout or Ctrl-C stops a job with `Child::shutdown`: `SIGTERM` to its whole group, a
-//!   grace second, then `SIGKILL` to what is left, members that outlive the shell included;
+//! - each job is a `Command::job`: a cgroup v2 leaf where this process may make one (as root,
+//!   or in a delegated subtree), else its process group (`childfd::job_support()` says which,
+//!   under the table); it is also a process-group leader, spawned by the crate's own engine,
+//!   and a member of one `ChildSet`, whose `next()` yields whichever job exits first;
+//! - a timeout or Ctrl-C stops a job with `Child::shutdown`: `SIGTERM` to every process of the
+//!   job, a grace second, then `SIGKILL` to what is left, processes that left the group with
+//!   `setsid` included (the demo's last job); when a job's shell ends by itself, what it left
+//!   running is killed as the set drops it (`kill_on_drop`);
 //! - each exit (an `Exit`) carries the status with the CPU time, peak memory and wall time of
-//!   the job, straight from the reap;
+//!   the job's shell, straight from the reap, and `Child::job_exited` the whole tree's CPU and
+//!   peak memory (where the cgroup's memory controller is enabled; `-` otherwise);
 //! - one scheduler loop races the set against the earliest deadline and Ctrl-C with
 //!   `futures_lite::future::or`, on one thread.
 
@@ -43,7 +47,7 @@ what it cost. Without a CMD it runs a built-in demo.
 options:
   -j, --jobs N       run at most N jobs at once (default: the number of CPUs)
   --timeout SECS     stop a job after SECS seconds (decimals allowed; 0: never; default: 10,
-                     or 2 for the demo): SIGTERM to its process group, then SIGKILL 1 s later
+                     or 2 for the demo): SIGTERM to the whole job, then SIGKILL 1 s later
   -h, --help         print this help
   --                 what follows is commands, even if it starts with '-'
 

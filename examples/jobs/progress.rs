@@ -61,7 +61,7 @@ impl Progress {
         }
     }
 
-    /// `jobs` is stopping the job: `SIGTERM` to its group now, `SIGKILL` to what is left of
+    /// `jobs` is stopping the job: `SIGTERM` to its job now, `SIGKILL` to what is left of
     /// it after `grace`. Whether that `SIGKILL` was needed shows in the job's status.
     pub(crate) fn stopping(&self, i: usize, cmd: &str, why: Stop, grace: Duration) {
         let why = match why {
@@ -78,7 +78,7 @@ impl Progress {
                 }
             }
             Progress::Plain => println!(
-                "[{}] {why}: sending SIGTERM to its process group, then SIGKILL to what is left \
+                "[{}] {why}: sending SIGTERM to its job, then SIGKILL to what is left \
                  after {grace}",
                 i + 1
             ),

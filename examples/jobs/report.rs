@@ -4,15 +4,26 @@ use std::time::Duration;
 
 use crate::run::{Limits, Outcome};
 
-/// Prints one row per job (status, wall time, user and system CPU, peak RSS), the processes
-/// jobs left behind, and a summary line.
+/// Prints one row per job (status, wall time, the shell's user and system CPU and peak RSS
+/// from its reap, and its whole tree's CPU and peak memory from the job), the processes jobs
+/// left behind, and a summary line.
 pub(crate) fn print(
     commands: &[String],
     outcomes: &[Option<Outcome>],
     limits: &Limits,
     elapsed: Duration,
 ) {
-    let header = ["#", "job", "status", "wall", "user", "sys", "peak RSS"];
+    let header = [
+        "#",
+        "job",
+        "status",
+        "wall",
+        "user",
+        "sys",
+        "peak RSS",
+        "tree CPU",
+        "tree peak",
+    ];
     let mut rows = vec![header.map(String::from)];
     for (i, (cmd, outcome)) in commands.iter().zip(outcomes).enumerate() {
         let (status, numbers) = match outcome {
@@ -30,6 +41,13 @@ pub(crate) fn print(
             None => [dash(), dash(), dash(), dash()],
         };
         let [wall, user, sys, rss] = numbers;
+        let (tree_cpu, tree_peak) = match outcome.as_ref().and_then(|o| o.tree.as_ref()) {
+            Some(Ok(tree)) => (
+                secs(tree.cpu_user() + tree.cpu_system()),
+                tree.memory_peak().map_or_else(dash, bytes),
+            ),
+            _ => (dash(), dash()),
+        };
         rows.push([
             (i + 1).to_string(),
             job_label(cmd),
@@ -38,10 +56,12 @@ pub(crate) fn print(
             user,
             sys,
             rss,
+            tree_cpu,
+            tree_peak,
         ]);
     }
 
-    let mut widths = [0; 7];
+    let mut widths = [0; 9];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -80,12 +100,14 @@ pub(crate) fn print(
         t => format!("timeout {}", secs(t)),
     };
     println!(
-        "\n{} of {} jobs run in {} (at most {} at once, {timeout}): {} ok, {failed} failed",
+        "\n{} of {} jobs run in {} (at most {} at once, {timeout}): {} ok, {failed} failed\n\
+         jobs: {}",
         ran.len(),
         commands.len(),
         secs(elapsed),
         limits.jobs,
         ran.len() - failed,
+        childfd::job_support().map_or_else(|e| e.to_string(), |s| s.to_string()),
     );
 }
 

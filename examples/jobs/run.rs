@@ -6,7 +6,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use async_signal::{Signal, Signals};
-use childfd::{ChildSet, Exit};
+use childfd::{ChildSet, Exit, JobUsage};
 use smol::{channel, future, stream::StreamExt, LocalExecutor, Task, Timer};
 
 use crate::job::{self, Log};
@@ -39,12 +39,14 @@ pub(crate) struct Outcome {
     pub(crate) exit: io::Result<Exit>,
     /// Set if `jobs` stopped it.
     pub(crate) stopped: Option<Stop>,
-    /// Processes of the job's group still alive after its shell ended by itself (`jobs`
-    /// leaves them alone), or after the `shutdown` of a stopped job, which kills what is left
-    /// of the group (this checks that it did).
+    /// Processes of the job's group still alive after its shell ended by itself, or after the
+    /// `shutdown` of a stopped job. Both kill what is left of the job (the first as the set
+    /// drops the child, `kill_on_drop`), so this checks that they did.
     pub(crate) strays: Vec<u32>,
     /// The last lines the job printed (stdout and stderr, interleaved).
     pub(crate) output: Vec<String>,
+    /// What the job's whole tree used, once it was over (`None`: never started).
+    pub(crate) tree: Option<io::Result<JobUsage>>,
 }
 
 impl Outcome {
@@ -146,6 +148,7 @@ pub(crate) async fn run_all(commands: &[String], limits: &Limits, progress: &Pro
         done,
         finished,
         shutdowns: Vec::new(),
+        trees: Vec::new(),
         outcomes: commands.iter().map(|_| None).collect(),
     };
     ex.run(jobs.run(&interrupted)).await;
@@ -160,6 +163,8 @@ struct Running {
     pid: u32,
     i: usize,
     log: Log,
+    /// The end of the job's whole tree (`Child::job_exited`), awaited apart from the set.
+    tree: Task<io::Result<JobUsage>>,
     /// When to stop it; `None`: no timeout, or already stopping.
     deadline: Option<Instant>,
     /// Set once `jobs` stops it.
@@ -195,6 +200,8 @@ struct Scheduler<'a> {
     /// Stopped jobs (index, group id) and their `shutdown`, which may outlive the job's shell
     /// by up to the grace period, to kill the rest of its group.
     shutdowns: Vec<(usize, u32, Task<io::Result<Exit>>)>,
+    /// The trees of stopped jobs, whose end their `shutdown` awaits.
+    trees: Vec<(usize, Task<io::Result<JobUsage>>)>,
     outcomes: Vec<Option<Outcome>>,
 }
 
@@ -281,6 +288,12 @@ impl Scheduler<'_> {
                 outcome.strays = job::strays(pgid, self.limits.grace).await;
             }
         }
+        for (i, tree) in std::mem::take(&mut self.trees) {
+            let usage = tree.await;
+            if let Some(outcome) = &mut self.outcomes[i] {
+                outcome.tree = Some(usage);
+            }
+        }
     }
 
     /// Spawns job `i` into the set, or records why it could not be.
@@ -288,7 +301,7 @@ impl Scheduler<'_> {
         let spawned = Log::new(i)
             .map_err(|e| io::Error::new(e.kind(), format!("output file: {e}")))
             .and_then(|log| Ok((job::spawn(cmd, &log)?, log)));
-        let (child, log) = match spawned {
+        let (mut child, log) = match spawned {
             Ok(spawned) => spawned,
             Err(e) => {
                 let outcome = Outcome {
@@ -296,16 +309,21 @@ impl Scheduler<'_> {
                     stopped: None,
                     strays: Vec::new(),
                     output: Vec::new(),
+                    tree: None,
                 };
                 return self.record(i, outcome);
             }
         };
+        // A future of its own: the set drops the child when it reports its exit, which
+        // (kill_on_drop) kills what is left of its job.
+        let tree = self.ex.spawn(child.job_exited());
         let pid = self.set.insert(child);
         self.progress.started(i, cmd);
         self.running.push(Running {
             pid,
             i,
             log,
+            tree,
             // `None` for no timeout, or one too far to be told from none.
             deadline: Some(self.limits.timeout)
                 .filter(|t| !t.is_zero())
@@ -365,6 +383,7 @@ impl Scheduler<'_> {
             i,
             log,
             stopped,
+            tree,
             ..
         } = self.running.remove(k);
         if stopped.is_some() {
@@ -373,7 +392,9 @@ impl Scheduler<'_> {
                 stopped,
                 strays: Vec::new(), // Counted once its shutdown is over (see `run`).
                 output: log.tail(10),
+                tree: None, // Once its shutdown is over too.
             };
+            self.trees.push((i, tree));
             return self.record(i, outcome);
         }
         let done = self.done.clone();
@@ -385,6 +406,7 @@ impl Scheduler<'_> {
                 // The leader's pid is its group's id.
                 strays: job::strays(pid, Duration::from_millis(100)).await,
                 output: log.tail(10),
+                tree: Some(tree.await),
             };
             let _ = done.send((i, outcome)).await;
         };

@@ -13,6 +13,9 @@
 //! | usage | `GetProcessTimes`, `K32GetProcessMemoryInfo` | kernel32's psapi export (Windows 7+), so no psapi.dll import |
 //! | kill | `TerminateProcess(h, 1)` | exit code 1, as `std::process::Child::kill` |
 
+mod job;
+
+pub use job::{resume_process, Job, JobAccounting, CREATE_SUSPENDED};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle};

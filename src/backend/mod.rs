@@ -185,6 +185,7 @@ fn request(
         groups: unix.groups.as_deref(),
         pgroup: unix.pgroup,
         setsid: unix.setsid,
+        cgroup: spec.job_target(),
     })
 }
 

@@ -48,6 +48,13 @@ pub fn spawn(
     hooks: &mut [PreExec],
     kill_on_close: bool,
 ) -> io::Result<Spawned> {
+    if req.cgroup.is_some() {
+        // Jobs are process groups here (issue 15): childfd never asks for a cgroup.
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no cgroups on FreeBSD",
+        ));
+    }
     let mut prepared = Prepared::new(req)?;
     let report = ReportPipe::new()?;
     let mut fd: libc::c_int = -1;

@@ -13,13 +13,25 @@
 //! The fork-style path (for `pre_exec` hooks, which may not run in shared memory) is the raw
 //! `clone` system call with `CLONE_PIDFD | SIGCHLD` and no stack: fork semantics, the child's
 //! failure reported through a close-on-exec pipe.
+//!
+//! A job's child (issue 15) is born in its cgroup v2 leaf: `clone3` with `CLONE_INTO_CGROUP`
+//! (5.7), fork-style too (no stack: a `clone3` child on a private stack would return from the
+//! system call into a frame that is not there, which glibc solves in assembly). Where `clone3`
+//! is refused (`ENOSYS` from Docker's seccomp profile, `EPERM`, or `E2BIG`/`EINVAL` before
+//! 5.7), the usual paths run and the child writes itself into the leaf's `cgroup.procs` before
+//! anything else (`child.rs`), as systemd does.
 
 use std::ffi::c_void;
 use std::io;
 use std::os::unix::io::{FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+
+mod clone3;
+
+pub use clone3::clone3_refused;
+use clone3::{spawn_clone3, CLONE3_REFUSED};
 
 use super::PidFd;
-
 use crate::unix::fork::{ReportPipe, SignalsBlocked};
 use crate::unix::prepare::{ParentPipes, PreExec, Prepared, SpawnRequest};
 use crate::unix::{exec_child, ChildPid, Failure};
@@ -151,6 +163,14 @@ pub fn spawn(
     with_pidfd: bool,
 ) -> io::Result<Spawned> {
     let pidfd_flag = if with_pidfd { libc::CLONE_PIDFD } else { 0 };
+    if let Some(target) = req.cgroup {
+        if !CLONE3_REFUSED.load(Ordering::Relaxed) {
+            match spawn_clone3(req, hooks, pidfd_flag, target) {
+                Some(spawned) => return spawned,
+                None => CLONE3_REFUSED.store(true, Ordering::Relaxed),
+            }
+        }
+    }
     if hooks.is_empty() {
         spawn_vfork(req, pidfd_flag)
     } else {

@@ -54,11 +54,13 @@ pub(crate) enum Step {
     Exec = 10,
     /// A `pre_exec` hook panicked; the errno is meaningless.
     PreExecPanicked = 11,
+    /// Writing itself into its job's `cgroup.procs` (issue 15).
+    Cgroup = 12,
 }
 
 impl Step {
     pub(crate) fn from_i32(v: i32) -> Option<Step> {
-        const ALL: [Step; 11] = [
+        const ALL: [Step; 12] = [
             Step::Signals,
             Step::Session,
             Step::ProcessGroup,
@@ -70,6 +72,7 @@ impl Step {
             Step::PreExec,
             Step::Exec,
             Step::PreExecPanicked,
+            Step::Cgroup,
         ];
         ALL.into_iter().find(|s| *s as i32 == v)
     }
@@ -229,6 +232,13 @@ unsafe fn setup_and_exec(
                     Step::Signals,
                 )?;
             }
+        }
+        // Into the job first, before anything else can run (where clone3 could not put the
+        // child there at birth): "0" names the writer (cgroup-v2.rst); write(2) is
+        // async-signal-safe, and the descriptor was opened before the clone.
+        if p.cgroup_procs >= 0 {
+            let n = libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1);
+            check(n as libc::c_long, Step::Cgroup)?;
         }
         if p.setsid {
             check(libc::setsid().into(), Step::Session)?;

@@ -53,6 +53,20 @@ pub struct SpawnRequest<'a> {
     pub pgroup: Option<i32>,
     /// `setsid` in the child.
     pub setsid: bool,
+    /// Linux: the cgroup v2 leaf the child is born in, or enters before anything else
+    /// (issue 15). Other engines refuse a request that has one.
+    pub cgroup: Option<CgroupTarget<'a>>,
+}
+
+/// A cgroup v2 leaf as the spawn engine uses it: the directory for `clone3`'s
+/// `CLONE_INTO_CGROUP`, and its `cgroup.procs`, open for writing, for a child that has to
+/// enter by itself (where `clone3` is refused).
+#[derive(Debug, Clone, Copy)]
+pub struct CgroupTarget<'a> {
+    /// The leaf's directory (`O_RDONLY | O_DIRECTORY`).
+    pub dir: BorrowedFd<'a>,
+    /// Its `cgroup.procs` (`O_WRONLY`).
+    pub procs: BorrowedFd<'a>,
 }
 
 /// The parent's ends of the pipes `StdioPlan::Piped` asked for.
@@ -94,6 +108,8 @@ pub(crate) struct Prepared<'a> {
     pub(crate) groups: Option<&'a [libc::gid_t]>,
     pub(crate) pgroup: Option<libc::pid_t>,
     pub(crate) setsid: bool,
+    /// `cgroup.procs` of the leaf the child writes itself into first, or -1.
+    pub(crate) cgroup_procs: RawFd,
 }
 
 /// A pipe whose ends are close-on-exec from birth, where the OS can (`pipe2`).
@@ -211,6 +227,7 @@ impl<'a> Prepared<'a> {
             groups: req.groups,
             pgroup: req.pgroup,
             setsid: req.setsid,
+            cgroup_procs: req.cgroup.map_or(-1, |c| c.procs.as_raw_fd()),
         })
     }
 
