@@ -9,8 +9,8 @@
 # 3. Published dependents of async-process 2.x, through the same [patch.crates-io]:
 #    - smol 2.0.2 re-exports it as smol::process and has no tests of its own: a small program
 #      drives a child through smol::process (piped stdin and stdout, exit code, kill).
-#    - zbus 5.19.0 (default feature async-io) spawns the `unixexec:` transport's program with
-#      async-process; its own tests/unixexec.rs is run from the published crate, unmodified. It
+#    - zbus 5.19.0 (default feature async-io; the last 5.x: zbus 6 no longer uses async-process)
+#      spawns the `unixexec:` transport's program with async-process, stdin and stdout piped; its own tests/unixexec.rs is run from the published crate, unmodified. It
 #      runs `systemd-stdio-bridge`, which talks to the system bus: a private dbus-daemon on a
 #      socket in the temporary directory stands in for it, and a wrapper first on PATH points
 #      the real bridge there. Without dbus-daemon or systemd-stdio-bridge the test is only
@@ -220,6 +220,7 @@ if command -v dbus-daemon >/dev/null && command -v systemd-stdio-bridge >/dev/nu
   <type>session</type>
   <listen>unix:path=$tmp/bus</listen>
   <auth>EXTERNAL</auth>
+  <!-- Without receive_sender the bus drops its replies to the bridge and the test times out. -->
   <policy context="default">
     <allow send_destination="*"/>
     <allow receive_sender="*"/>
