@@ -53,7 +53,7 @@ impl Child {
     ) -> io::Result<Child> {
         let kill_on_drop = spec.kill_on_drop;
         let reactor = Reactor::get()?;
-        let (state, pipes) = reactor.spawn(spec, defaults)?;
+        let (state, pipes) = reactor.spawn(spec, defaults, reap_on_drop)?;
         let Pipes {
             stdin,
             stdout,

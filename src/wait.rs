@@ -50,7 +50,15 @@ async fn watch(
     source: async_io::Async<Arc<platform::linux::PidFd>>,
 ) -> Option<io::Result<Exit>> {
     loop {
-        if source.readable().await.is_err() {
+        // Also ends when the outcome is published without an exit: a `Child` dropped with
+        // `reap_on_drop(false)` is released, and its pidfd stays quiet until the child exits.
+        let readable = async { source.readable().await.is_ok() };
+        if !futures_lite::future::or(readable, async {
+            state.until_done().await;
+            true
+        })
+        .await
+        {
             return None;
         }
         match reactor.reap_now(state) {

@@ -104,12 +104,15 @@ impl Reactor {
         ))
     }
 
-    /// Spawns a child. A child only the reactor can watch is adopted at once. On error no
-    /// child is left behind.
+    /// Spawns a child. A child only the reactor can watch is adopted at once, unless it is to
+    /// be released at its drop (`reap_on_drop(false)`): adopted, it would be reaped in the
+    /// background as soon as it exits, and the program's own `waitpid` would find nothing; it
+    /// is adopted by its first waiter instead. On error no child is left behind.
     pub(crate) fn spawn(
         &'static self,
         spec: &mut Spec,
         defaults: Defaults,
+        reap_on_drop: bool,
     ) -> io::Result<(Arc<ChildState>, Pipes)> {
         self.check_not_forked()?;
         if self.drivers.count() > 0 || !lock(&self.orphans).is_empty() {
@@ -120,7 +123,7 @@ impl Reactor {
         }
         let spawned = self.backend.spawn(spec, defaults)?;
         let state = ChildState::new(spawned.pid, spawned.at, spawned.process);
-        if !state.direct() {
+        if reap_on_drop && !state.direct() {
             if let Err(e) = self.adopt(&state) {
                 self.abort(&state);
                 return Err(e);
