@@ -383,7 +383,7 @@ impl Reactor {
 /// | `pidfd` | Linux 5.4+, pidfd system calls allowed | the waiter watches the child's pidfd; the reactor's poller for children nobody awaits |
 /// | `procdesc` | FreeBSD | the child's process descriptor in a private kqueue, in the reactor's poller |
 /// | `kqueue` | macOS | `EVFILT_PROC` on the child's pid, in the reactor's poller |
-/// | `thread` | any other Unix, or Linux when the probe fails | one helper thread per running child |
+/// | `thread` | any other Unix, or Linux when the probe fails | one helper thread and two descriptors per running child |
 /// | `handle` | Windows | the process handle, waited for by the IOCP thread pool |
 /// | `unsupported` | any other target | - |
 ///
