@@ -229,7 +229,8 @@ impl Command {
     ///
     /// With `false`, dropping the `Child` stops watching it, and reaping it is up to the
     /// caller (a zombie remains otherwise), as with [`std::process::Child`]: the program's own
-    /// `waitpid(pid)` gets its status. Nothing reaps it in the background before the drop
+    /// `waitpid(pid)` gets its status. (On FreeBSD, closing the child's process descriptor
+    /// hands it to init instead: nothing is left to reap.) Nothing reaps it in the background before the drop
     /// either, unless a wait for it was started (`status()`, `try_status()`, a
     /// [`ChildSet`](crate::ChildSet)), which may collect the exit as it would anyway. A
     /// `status()` future still pending at the drop ends with an error (`ErrorKind::Other`)

@@ -68,8 +68,20 @@ fn the_program_reaps_a_released_child_itself() {
     assert!(block_on(child.status_timeout(Duration::from_millis(50)))
         .unwrap()
         .is_none());
+    if childfd::backend().unwrap().name() == "thread" {
+        let helpers = common::thread_names();
+        assert!(helpers.iter().any(|n| n == "childfd-wait"), "{helpers:?}");
+    }
     drop(child);
     assert_eq!(reap_myself(pid).unwrap(), Some(7));
+    // A helper thread that watched it (thread backend) does not outlive it.
+    assert!(
+        eventually(Duration::from_secs(10), || !common::thread_names()
+            .iter()
+            .any(|n| n == "childfd-wait")),
+        "{:?}",
+        common::thread_names()
+    );
     also_under_threads("the_program_reaps_a_released_child_itself");
 }
 
