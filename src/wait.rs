@@ -15,6 +15,7 @@
 //! deregistration always precedes the close.
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::reactor::Reactor;
@@ -50,15 +51,20 @@ async fn watch(
     source: async_io::Async<Arc<platform::linux::PidFd>>,
 ) -> Option<io::Result<Exit>> {
     loop {
-        // Also ends when the outcome is published without an exit: a `Child` dropped with
-        // `reap_on_drop(false)` is released, and its pidfd stays quiet until the child exits.
         let readable = async { source.readable().await.is_ok() };
-        if !futures_lite::future::or(readable, async {
-            state.until_done().await;
-            true
-        })
-        .await
-        {
+        // A `Child` dropped with `reap_on_drop(false)` publishes its release while the child
+        // runs, and the pidfd stays quiet until the exit: listen for that too. Only then,
+        // since listening costs an allocation (the waker list).
+        let ready = if state.releasable.load(Ordering::Relaxed) {
+            futures_lite::future::or(readable, async {
+                state.until_done().await;
+                true
+            })
+            .await
+        } else {
+            readable.await
+        };
+        if !ready {
             return None;
         }
         match reactor.reap_now(state) {

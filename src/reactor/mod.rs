@@ -22,6 +22,7 @@
 //! none is held while a waker runs except `Reactor::events`.
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -106,8 +107,8 @@ impl Reactor {
 
     /// Spawns a child. A child only the reactor can watch is adopted at once, unless it is to
     /// be released at its drop (`reap_on_drop(false)`): adopted, it would be reaped in the
-    /// background as soon as it exits, and the program's own `waitpid` would find nothing; it
-    /// is adopted by its first waiter instead. On error no child is left behind.
+    /// background as soon as it exits, and the program's own `waitpid` would find nothing; its
+    /// first waiter adopts it instead. On error no child is left behind.
     pub(crate) fn spawn(
         &'static self,
         spec: &mut Spec,
@@ -123,6 +124,7 @@ impl Reactor {
         }
         let spawned = self.backend.spawn(spec, defaults)?;
         let state = ChildState::new(spawned.pid, spawned.at, spawned.process);
+        state.releasable.store(!reap_on_drop, Ordering::Relaxed);
         if reap_on_drop && !state.direct() {
             if let Err(e) = self.adopt(&state) {
                 self.abort(&state);
