@@ -15,7 +15,6 @@
 //! deregistration always precedes the close.
 
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::reactor::Reactor;
@@ -55,7 +54,7 @@ async fn watch(
         // A `Child` dropped with `reap_on_drop(false)` publishes its release while the child
         // runs, and the pidfd stays quiet until the exit: listen for that too. Only then,
         // since listening costs an allocation (the waker list).
-        let ready = if state.releasable.load(Ordering::Relaxed) {
+        let ready = if state.releasable.load(std::sync::atomic::Ordering::Relaxed) {
             futures_lite::future::or(readable, async {
                 state.until_done().await;
                 true
