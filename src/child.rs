@@ -64,7 +64,8 @@ impl Child {
     ) -> io::Result<Child> {
         let kill_on_drop = spec.kill_on_drop;
         let reactor = Reactor::get()?;
-        let ((state, pipes), job) = crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults))?;
+        let ((state, pipes), job) =
+            crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults, reap_on_drop))?;
         let Pipes {
             stdin,
             stdout,
@@ -115,7 +116,8 @@ impl Child {
         defaults: Defaults,
     ) -> io::Result<(Child, Pipes)> {
         let reactor = Reactor::get()?;
-        let (state, pipes) = reactor.spawn(spec, defaults)?;
+        let ((state, pipes), job) =
+            crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults, true))?;
         let child = Child {
             stdin: None,
             stdout: None,
@@ -124,6 +126,7 @@ impl Child {
             reactor,
             kill_on_drop: spec.kill_on_drop,
             reap_on_drop: true,
+            job,
         };
         Ok((child, pipes))
     }

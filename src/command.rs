@@ -228,7 +228,17 @@ impl Command {
     /// Whether a dropped [`Child`] is reaped in the background (default `true`).
     ///
     /// With `false`, dropping the `Child` stops watching it, and reaping it is up to the
-    /// caller (a zombie remains otherwise), as with [`std::process::Child`].
+    /// caller (a zombie remains otherwise), as with [`std::process::Child`]: the program's own
+    /// `waitpid(pid)` gets its status. (On FreeBSD, closing the child's process descriptor
+    /// hands it to init instead: nothing is left to reap.) Nothing reaps it in the background before the drop
+    /// either, unless a wait for it was started (`status()`, `try_status()`, a
+    /// [`ChildSet`](crate::ChildSet)), which may collect the exit as it would anyway. A
+    /// `status()` future still pending at the drop ends with an error (`ErrorKind::Other`)
+    /// instead of waiting; the child is left untouched. Under the `thread` backend, a helper
+    /// thread that was watching the child keeps blocking in `waitid(WNOWAIT)`, which only
+    /// observes, until the child exits or the program reaps it, then exits; if the program
+    /// reaps it and its pid goes to another child, the helper only watches that one, never
+    /// reaping or signalling it.
     pub fn reap_on_drop(&mut self, reap_on_drop: bool) -> &mut Command {
         self.reap_on_drop = reap_on_drop;
         self

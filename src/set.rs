@@ -64,11 +64,15 @@ pub struct ChildSet {
     wait_id: u64,
     /// Watches the backstop's poller while no reactor thread exists (see `Reactor::help`).
     helper: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Members inserted so far, to order those that share a pid.
+    inserted: u64,
 }
 
 struct Member {
     /// Dropped before the child: the set's watch of its descriptor ends first.
     watched: bool,
+    /// When it was inserted, counting from the set's creation: slab keys are reused.
+    order: u64,
     child: Child,
 }
 
@@ -83,6 +87,7 @@ impl ChildSet {
             watch,
             wait_id: 0,
             helper: None,
+            inserted: 0,
         }
     }
 
@@ -99,32 +104,49 @@ impl ChildSet {
         if !watched {
             let _ = child.reactor.adopt(&child.state);
         }
-        entry.insert(Member { watched, child });
+        self.inserted += 1;
+        let order = self.inserted;
+        entry.insert(Member {
+            watched,
+            order,
+            child,
+        });
         pid
     }
 
     /// The member with this pid, to signal it or `shutdown` it (Unix); its exit
     /// is still reported by the set.
+    ///
+    /// A member that has been reaped but not yet reported keeps its pid here, and the kernel
+    /// may give that pid to a member inserted since: the pid then names the member that holds
+    /// it now, the one not yet reaped (at most one can be). Only when every member with this
+    /// pid has been reaped is one of them returned, the last inserted.
     pub fn get_mut(&mut self, pid: u32) -> Option<&mut Child> {
-        self.members
-            .iter_mut()
-            .map(|(_, m)| &mut m.child)
-            .find(|c| c.id() == pid)
+        let key = self.find(pid)?;
+        Some(&mut self.members[key].child)
     }
 
     /// Takes the member with this pid out of the set; its exit will not be reported here.
+    /// The member is chosen as by [`get_mut`](ChildSet::get_mut).
     pub fn remove(&mut self, pid: u32) -> Option<Child> {
-        let key = self
-            .members
-            .iter()
-            .find(|(_, m)| m.child.id() == pid)
-            .map(|(k, _)| k)?;
+        let key = self.find(pid)?;
         let member = self.members.remove(key);
         if member.watched {
             self.watch.remove(key);
         }
         member.child.state.leave_set();
         Some(member.child)
+    }
+
+    /// The key of the member `pid` names: the one not yet reaped, else the last inserted.
+    /// A member's pid is the kernel's to reuse once it is reaped, so the set may hold it
+    /// twice (issue 14 item 9).
+    fn find(&self, pid: u32) -> Option<usize> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.child.id() == pid)
+            .max_by_key(|(_, m)| (!m.child.state.is_done(), m.order))
+            .map(|(key, _)| key)
     }
 
     /// How many members have not been reported yet.

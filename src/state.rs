@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
@@ -29,6 +30,9 @@ pub(crate) struct ChildState {
     /// The set told of the exit, and the child's key there. Locked around storing the exit,
     /// so that a set joined concurrently hears of it exactly once.
     set: Mutex<Option<(Weak<ExitQueue>, usize)>>,
+    /// Spawned with `reap_on_drop(false)`: its `Child`'s drop may publish an outcome (the
+    /// release) while the child runs, so a waiter watching its pidfd must also listen here.
+    pub(crate) releasable: AtomicBool,
 }
 
 /// What the child's lock guards.
@@ -92,6 +96,7 @@ impl ChildState {
             exit: OnceLock::new(),
             exited: Waiters::default(),
             set: Mutex::new(None),
+            releasable: AtomicBool::new(false),
         })
     }
 

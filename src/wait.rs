@@ -52,7 +52,20 @@ async fn watch(
     source: async_io::Async<Arc<platform::linux::PidFd>>,
 ) -> Option<io::Result<Exit>> {
     loop {
-        if source.readable().await.is_err() {
+        let readable = async { source.readable().await.is_ok() };
+        // A `Child` dropped with `reap_on_drop(false)` publishes its release while the child
+        // runs, and the pidfd stays quiet until the exit: listen for that too. Only then,
+        // since listening costs an allocation (the waker list).
+        let ready = if state.releasable.load(std::sync::atomic::Ordering::Relaxed) {
+            futures_lite::future::or(readable, async {
+                state.until_done().await;
+                true
+            })
+            .await
+        } else {
+            readable.await
+        };
+        if !ready {
             return None;
         }
         match reactor.reap_now(state) {

@@ -31,16 +31,25 @@ pub struct Usage {
     pub max_rss: u64,
 }
 
+/// Bytes in one unit of `ru_maxrss`: KiB on Linux and the BSDs, bytes on Apple's systems
+/// (their getrusage(2): "the maximum resident set size utilized (in bytes)").
+#[cfg(unix)]
+const MAXRSS_UNIT: u64 = if cfg!(any(target_os = "macos", target_os = "ios")) {
+    1
+} else {
+    1024
+};
+
 #[cfg(unix)]
 impl Usage {
-    /// Converts a `struct rusage`; `ru_maxrss` is in KiB on Linux and the BSDs (getrusage(2)).
+    /// Converts a `struct rusage` (see [`MAXRSS_UNIT`]).
     pub(crate) fn from_rusage(ru: &libc::rusage) -> Usage {
         Usage {
             user: timeval(ru.ru_utime),
             system: timeval(ru.ru_stime),
             max_rss: u64::try_from(ru.ru_maxrss)
                 .unwrap_or(0)
-                .saturating_mul(1024),
+                .saturating_mul(MAXRSS_UNIT),
         }
     }
 }
@@ -108,6 +117,9 @@ mod tests {
         let u = Usage::from_rusage(&ru);
         assert_eq!(u.user, Duration::from_millis(1500));
         assert_eq!(u.system, Duration::from_micros(250));
+        #[cfg(not(any(target_os = "macos", target_os = "ios")))]
         assert_eq!(u.max_rss, 1580 * 1024);
+        #[cfg(any(target_os = "macos", target_os = "ios"))]
+        assert_eq!(u.max_rss, 1580);
     }
 }

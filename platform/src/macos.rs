@@ -5,12 +5,19 @@
 //! ([`ExitWatch`] is dropped first, see [`has_exited`]): a later child that is given the same
 //! pid then finds the poller free of it (polling keys its kqueue filters by pid).
 //!
-//! Two XNU behaviours shape the state machine:
+//! Three XNU behaviours shape the state machine (../shared/research/anchors.md §4.2):
 //!
 //! | situation | what kevent does | what we do |
 //! |---|---|---|
 //! | the child is already a zombie at `EV_ADD` | fails with `ESRCH` (libuv/libuv#3451) | arm a 1 ms one-shot timer under the same key, so the reactor comes back to reap |
-//! | `NOTE_EXIT` delivered, `wait4` still finds nothing | `proc_exit` posts `NOTE_EXIT` before the process is a zombie (bsd/kern/kern_exit.c) | the re-arm after such a readiness is that timer too: a second `EV_ADD` could attach to a dying process whose `NOTE_EXIT` is spent |
+//! | the child becomes a zombie just before `EV_ADD` | the filter attaches but never fires (oven-sh/bun#35414) | probe with `waitid(WNOHANG \| WNOWAIT)` right after the `EV_ADD`; if it has exited, the timer instead |
+//! | `NOTE_EXIT` delivered, `wait4` still finds nothing | `proc_exit` posts `NOTE_EXIT` before the process is a zombie (bsd/kern/kern_exit.c; acsandmann/rift#465), and `ESRCH` can come while a session leader still drains its terminal (oven-sh/bun#41732) | the timer again, never `NOTE_EXIT`: a second `EV_ADD` attaches to a dying process whose `NOTE_EXIT` is spent, and would never fire |
+//!
+//! So the one `NOTE_EXIT` filter is armed once; every later readiness is the timer's, and the
+//! reactor asks again after each. The reactor spaces those re-arms (`spurious_delay`: 1 ms
+//! doubling to 100 ms), so a child that takes long to become reapable costs at most about ten
+//! wake-ups a second, and the reactor never blocks (bun blocks a helper thread in `wait4`
+//! instead).
 //!
 //! The timer is 1 ms rather than 0 because rustix encodes sub-millisecond kqueue timers with
 //! `NOTE_SECONDS` (rounding them to 0), and a zero timer's behaviour differs between BSDs.
@@ -61,24 +68,30 @@ impl ExitWatch {
             .ok()
             .and_then(NonZeroI32::new)
             .ok_or(io::ErrorKind::InvalidInput)?;
-        let armed = Cell::new(arm_exit(poller, pid, key)?);
-        Ok(ExitWatch { poller, pid, armed })
+        let watch = ExitWatch {
+            poller,
+            pid,
+            armed: Cell::new(arm_exit(poller, pid, key)?),
+        };
+        // A child that became a zombie just before the EV_ADD gets no event (see the module
+        // docs). A failed probe also hands over to the timer: the reap that follows reports
+        // the error.
+        if watch.armed.get() == Armed::Exit && has_exited(child).unwrap_or(true) {
+            watch.rearm(key)?;
+        }
+        Ok(watch)
     }
 
     /// Watches again after a readiness that did not come with a reapable exit: the next
-    /// readiness comes from a short timer (see the module docs), then again from `NOTE_EXIT`.
+    /// readiness comes from a short timer, never from `NOTE_EXIT` again (see the module docs).
     ///
     /// # Errors
     /// What `kevent(2)` reports.
     pub fn rearm(&self, key: usize) -> io::Result<()> {
         self.disarm();
-        let next = match self.armed.get() {
-            Armed::Exit => arm_retry(self.poller, key),
-            Armed::Retry(_) => arm_exit(self.poller, self.pid, key),
-        };
         // On error nothing is armed; the caller gives up on the child (kills and reaps it),
         // and the `Drop` that follows finds nothing to delete.
-        self.armed.set(next?);
+        self.armed.set(arm_retry(self.poller, key)?);
         Ok(())
     }
 

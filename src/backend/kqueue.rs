@@ -47,14 +47,16 @@ struct Watched {
 
 impl Process for Watched {
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()> {
-        // A child that exited already is handled inside: its key is reported shortly.
+        // A child that exited already (ESRCH, or a zombie the probe after EV_ADD finds) is
+        // handled inside: its key is reported shortly, by a timer.
         self.watch = Some((ExitWatch::new(poller, self.child, key)?, key));
         Ok(())
     }
 
     fn rearm(&self) -> io::Result<()> {
-        // After a spurious readiness, or a NOTE_EXIT that came before the process became a
-        // zombie: a short timer, then NOTE_EXIT again (see `platform::macos`).
+        // After a NOTE_EXIT that came before the process became a zombie, or a timer that
+        // came too early: a short timer, never NOTE_EXIT again, since the exit's is spent;
+        // the reactor spaces these re-arms (see `platform::macos`).
         match &self.watch {
             Some((watch, key)) => watch.rearm(*key),
             None => Ok(()),

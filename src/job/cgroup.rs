@@ -23,7 +23,8 @@ use platform::linux::cgroup::{Inotify, Leaf};
 
 use super::{usage_from, Job, JobUsage, Kind};
 use crate::spec::Spec;
-use crate::state::{lock, ChildState};
+use crate::state::ChildState;
+use crate::sync::lock;
 
 /// The longest a waiter trusts inotify alone.
 const RECHECK: Duration = Duration::from_secs(1);

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use crate::reactor::Reactor;
 use crate::spec::Spec;
-use crate::state::{lock, ChildState};
+use crate::state::ChildState;
+use crate::sync::lock;
 
 #[cfg(target_os = "linux")]
 mod cgroup;

@@ -22,6 +22,7 @@
 //! none is held while a waker runs except `Reactor::events`.
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -116,12 +117,15 @@ fn forked() -> io::Error {
 }
 
 impl Reactor {
-    /// Spawns a child. A child only the reactor can watch is adopted at once. On error no
-    /// child is left behind.
+    /// Spawns a child. A child only the reactor can watch is adopted at once, unless it is to
+    /// be released at its drop (`reap_on_drop(false)`): adopted, it would be reaped in the
+    /// background as soon as it exits, and the program's own `waitpid` would find nothing; its
+    /// first waiter adopts it instead. On error no child is left behind.
     pub(crate) fn spawn(
         &'static self,
         spec: &mut Spec,
         defaults: Defaults,
+        reap_on_drop: bool,
     ) -> io::Result<(Arc<ChildState>, Pipes)> {
         self.check_not_forked()?;
         if self.drivers.count() > 0 || !lock(&self.orphans).is_empty() {
@@ -132,7 +136,8 @@ impl Reactor {
         }
         let spawned = self.backend.spawn(spec, defaults)?;
         let state = ChildState::new(spawned.pid, spawned.at, spawned.process);
-        if !state.direct() {
+        state.releasable.store(!reap_on_drop, Ordering::Relaxed);
+        if reap_on_drop && !state.direct() {
             if let Err(e) = self.adopt(&state) {
                 self.abort(&state);
                 return Err(e);
@@ -337,7 +342,7 @@ impl Reactor {
 /// | `pidfd` | Linux 5.4+, pidfd system calls allowed | the waiter watches the child's pidfd; the reactor's poller for children nobody awaits |
 /// | `procdesc` | FreeBSD | the child's process descriptor in a private kqueue, in the reactor's poller |
 /// | `kqueue` | macOS | `EVFILT_PROC` on the child's pid, in the reactor's poller |
-/// | `thread` | any other Unix, or Linux when the probe fails | one helper thread per running child |
+/// | `thread` | any other Unix, or Linux when the probe fails | one helper thread and two descriptors per running child |
 /// | `handle` | Windows | the process handle, waited for by the IOCP thread pool |
 /// | `unsupported` | any other target | - |
 ///
