@@ -336,7 +336,7 @@ impl Drop for Child {
         }
         if !self.reap_on_drop {
             self.reactor.release(&self.state);
-        } else if !self.state.is_done() {
+        } else if self.state.mark_dropped() {
             // Nobody can await it any more: the backstop reaps it once it exits.
             self.reactor.adopt_dropped(&self.state);
         }

@@ -45,6 +45,10 @@ pub(crate) struct Slot {
     /// Readiness that turned out not to be an exit, in a row: a traced child whose zombie its
     /// tracer holds stays readable, and each retry waits longer (see `spurious_delay`).
     pub(crate) spurious: u32,
+    /// Waiters watching the child's descriptor themselves right now.
+    watchers: u32,
+    /// The `Child` was dropped: once no waiter watches, the backstop must.
+    dropped: bool,
 }
 
 /// What a reap attempt found.
@@ -92,6 +96,8 @@ impl ChildState {
                 process: Some(process),
                 key: None,
                 spurious: 0,
+                watchers: 0,
+                dropped: false,
             }),
             exit: OnceLock::new(),
             exited: Waiters::default(),
@@ -138,6 +144,36 @@ impl ChildState {
         return self.pidfd().is_some();
         #[cfg(not(target_os = "linux"))]
         return false;
+    }
+
+    /// A waiter starts watching the child's descriptor itself; `false` if there is nothing
+    /// left to watch.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn start_watch(&self) -> bool {
+        let mut slot = self.slot();
+        if slot.process.is_none() {
+            return false;
+        }
+        slot.watchers += 1;
+        true
+    }
+
+    /// A waiter stops watching (done or cancelled). `true`: it was the last one, of a child
+    /// whose `Child` is gone and that is still unreaped: the backstop must take it now.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn end_watch(&self) -> bool {
+        let mut slot = self.slot();
+        slot.watchers = slot.watchers.saturating_sub(1);
+        slot.watchers == 0 && slot.dropped && slot.process.is_some() && slot.key.is_none()
+    }
+
+    /// Its `Child` is dropped. `true`: nobody watches the unreaped child, so the backstop
+    /// must; otherwise the last waiter to stop hands it over (`end_watch`), which spares a
+    /// second watch, and its wake-up, for a status future that outlives its `Child`.
+    pub(crate) fn mark_dropped(&self) -> bool {
+        let mut slot = self.slot();
+        slot.dropped = true;
+        slot.watchers == 0 && slot.process.is_some()
     }
 
     /// Reaps the child if it has exited; never blocks. Callable from any thread.

@@ -35,8 +35,12 @@ pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -
         // (epoll takes a descriptor once); that and any other refusal leave the child to the
         // backstop.
         if let Ok(source) = crate::aio::guarded(|| async_io::Async::new_nonblocking(fd)) {
-            if let Some(exit) = watch(state, reactor, source).await {
-                return exit;
+            if let Some(watching) = Watching::start(state, reactor) {
+                let exit = watch(state, reactor, source).await;
+                drop(watching);
+                if let Some(exit) = exit {
+                    return exit;
+                }
             }
         }
     }
@@ -79,6 +83,31 @@ async fn watch(
                 drop(source);
                 return state.exit();
             }
+        }
+    }
+}
+
+/// A waiter watching the child itself, from `start` to its drop (the wait done, or
+/// cancelled): while one does, a dropped `Child` is not handed to the backstop; the last one
+/// to stop hands it over if it is still unreaped.
+#[cfg(target_os = "linux")]
+struct Watching<'a> {
+    state: &'a Arc<ChildState>,
+    reactor: &'static Reactor,
+}
+
+#[cfg(target_os = "linux")]
+impl<'a> Watching<'a> {
+    fn start(state: &'a Arc<ChildState>, reactor: &'static Reactor) -> Option<Watching<'a>> {
+        state.start_watch().then_some(Watching { state, reactor })
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        if self.state.end_watch() {
+            self.reactor.adopt_dropped(self.state);
         }
     }
 }

@@ -37,6 +37,8 @@ fn tree_role() {
     match role.as_str() {
         // Starts a detached sleeper, says its pid, sleeps.
         "parent" => {
+            // Never waited for on purpose: the job kills it, which is what the test checks.
+            #[allow(clippy::zombie_processes)]
             let g = grandchild("sleeper");
             println!("grandchild {}", g.id());
             std::io::stdout().flush().unwrap();
