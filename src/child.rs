@@ -260,13 +260,8 @@ impl Child {
     /// ```
     pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send + 'static {
         self.stdin.take();
-        let state = self.state.clone();
-        let reactor = self.reactor;
-        async move {
-            wait::exited(&state, reactor)
-                .await
-                .map(|exit| exit.status())
-        }
+        let waiter = wait::Waiter::new(&self.state, self.reactor);
+        async move { waiter.exited().await.map(|exit| exit.status()) }
     }
 
     /// Like [`status()`](Child::status), with everything else known about the exit: CPU time,
@@ -276,9 +271,8 @@ impl Child {
     /// As [`status()`](Child::status).
     pub fn exited(&mut self) -> impl Future<Output = io::Result<Exit>> + Send + 'static {
         self.stdin.take();
-        let state = self.state.clone();
-        let reactor = self.reactor;
-        async move { wait::exited(&state, reactor).await }
+        let waiter = wait::Waiter::new(&self.state, self.reactor);
+        async move { waiter.exited().await }
     }
 
     /// The [`Exit`] if the child has exited, without blocking; see

@@ -71,16 +71,17 @@ impl Child {
                 .leads_group()
                 .and_then(|group| state.signal(SIGTERM, group).map(|()| group)),
         };
+        let waiter = wait::Waiter::new(&state, reactor);
         async move {
             let group = started?;
             if let Some(job) = job {
                 return crate::job::shutdown(&job, &state, reactor, deadline).await;
             }
-            let exit = match timeout_at(deadline, wait::exited(&state, reactor)).await {
+            let exit = match timeout_at(deadline, waiter.exited()).await {
                 Some(exit) => exit?,
                 None => {
                     state.signal(SIGKILL, group)?;
-                    wait::exited(&state, reactor).await?
+                    waiter.exited().await?
                 }
             };
             if group {

@@ -45,7 +45,7 @@ pub(crate) struct Slot {
     /// Readiness that turned out not to be an exit, in a row: a traced child whose zombie its
     /// tracer holds stays readable, and each retry waits longer (see `spurious_delay`).
     pub(crate) spurious: u32,
-    /// Waiters watching the child's descriptor themselves right now.
+    /// Waiters (`wait::Waiter`) alive: each watches the child or hands it to the backstop.
     watchers: u32,
     /// The `Child` was dropped: once no waiter watches, the backstop must.
     dropped: bool,
@@ -146,10 +146,9 @@ impl ChildState {
         return false;
     }
 
-    /// A waiter starts watching the child's descriptor itself; `false` if there is nothing
-    /// left to watch.
-    #[cfg(target_os = "linux")]
-    pub(crate) fn start_watch(&self) -> bool {
+    /// A waiter comes to be (see `wait::Waiter`); `false` if there is nothing left to wait
+    /// for.
+    pub(crate) fn start_wait(&self) -> bool {
         let mut slot = self.slot();
         if slot.process.is_none() {
             return false;
@@ -158,17 +157,16 @@ impl ChildState {
         true
     }
 
-    /// A waiter stops watching (done or cancelled). `true`: it was the last one, of a child
-    /// whose `Child` is gone and that is still unreaped: the backstop must take it now.
-    #[cfg(target_os = "linux")]
-    pub(crate) fn end_watch(&self) -> bool {
+    /// A waiter ends (done or cancelled). `true`: it was the last one, of a child whose
+    /// `Child` is gone and that is still unreaped: the backstop must take it now.
+    pub(crate) fn end_wait(&self) -> bool {
         let mut slot = self.slot();
         slot.watchers = slot.watchers.saturating_sub(1);
         slot.watchers == 0 && slot.dropped && slot.process.is_some() && slot.key.is_none()
     }
 
     /// Its `Child` is dropped. `true`: nobody watches the unreaped child, so the backstop
-    /// must; otherwise the last waiter to stop hands it over (`end_watch`), which spares a
+    /// must; otherwise the last waiter to stop hands it over (`end_wait`), which spares a
     /// second watch, and its wake-up, for a status future that outlives its `Child`.
     pub(crate) fn mark_dropped(&self) -> bool {
         let mut slot = self.slot();

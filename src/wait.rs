@@ -23,8 +23,47 @@ use crate::state::ChildState;
 use crate::state::{spurious_delay, Reaped};
 use crate::Exit;
 
+/// Someone who will wait for a child, from the call that made the future (`status()`) to the
+/// future's end (done or cancelled). While one exists, a dropped `Child` is not handed to the
+/// backstop: the waiter watches it, or hands it over itself if it stops with the child
+/// unreaped. That spares a second watch, and its wake-up, for the status future that outlives
+/// its `Child` (`let s = child.status(); drop(child); s.await`, common in async-process code).
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    state: Arc<ChildState>,
+    reactor: &'static Reactor,
+    counted: bool,
+}
+
+impl Waiter {
+    pub(crate) fn new(state: &Arc<ChildState>, reactor: &'static Reactor) -> Waiter {
+        Waiter {
+            state: state.clone(),
+            reactor,
+            counted: state.start_wait(),
+        }
+    }
+
+    /// Waits until the child has been reaped, and returns its exit. Cancel-safe.
+    pub(crate) async fn exited(&self) -> io::Result<Exit> {
+        exited_inner(&self.state, self.reactor).await
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if self.counted && self.state.end_wait() {
+            self.reactor.adopt_dropped(&self.state);
+        }
+    }
+}
+
 /// Waits until the child has been reaped, and returns its exit. Cancel-safe.
 pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -> io::Result<Exit> {
+    Waiter::new(state, reactor).exited().await
+}
+
+async fn exited_inner(state: &Arc<ChildState>, reactor: &'static Reactor) -> io::Result<Exit> {
     if let Some(exit) = state.exit() {
         return exit;
     }
@@ -35,12 +74,8 @@ pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -
         // (epoll takes a descriptor once); that and any other refusal leave the child to the
         // backstop.
         if let Ok(source) = crate::aio::guarded(|| async_io::Async::new_nonblocking(fd)) {
-            if let Some(watching) = Watching::start(state, reactor) {
-                let exit = watch(state, reactor, source).await;
-                drop(watching);
-                if let Some(exit) = exit {
-                    return exit;
-                }
+            if let Some(exit) = watch(state, reactor, source).await {
+                return exit;
             }
         }
     }
@@ -83,31 +118,6 @@ async fn watch(
                 drop(source);
                 return state.exit();
             }
-        }
-    }
-}
-
-/// A waiter watching the child itself, from `start` to its drop (the wait done, or
-/// cancelled): while one does, a dropped `Child` is not handed to the backstop; the last one
-/// to stop hands it over if it is still unreaped.
-#[cfg(target_os = "linux")]
-struct Watching<'a> {
-    state: &'a Arc<ChildState>,
-    reactor: &'static Reactor,
-}
-
-#[cfg(target_os = "linux")]
-impl<'a> Watching<'a> {
-    fn start(state: &'a Arc<ChildState>, reactor: &'static Reactor) -> Option<Watching<'a>> {
-        state.start_watch().then_some(Watching { state, reactor })
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for Watching<'_> {
-    fn drop(&mut self) {
-        if self.state.end_watch() {
-            self.reactor.adopt_dropped(self.state);
         }
     }
 }

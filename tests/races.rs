@@ -147,5 +147,16 @@ fn cancelled_waits_lose_no_exit() {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(block_on(child.status()).unwrap().code(), Some(code));
+
+        // A status future that outlives its `Child`, cancelled (polled once or never): the
+        // backstop then reaps the child (`rounds` checks that none is left).
+        let mut child = Command::new("sleep").arg("0.01").spawn().unwrap();
+        let status = child.status();
+        drop(child);
+        if code % 2 == 0 {
+            let _ = block_on(futures_lite::future::poll_once(status));
+        } else {
+            drop(status);
+        }
     });
 }

@@ -228,31 +228,6 @@ fn a_live_child_nobody_awaits_stays_a_zombie_until_asked() {
 }
 
 #[test]
-fn awaiting_children_starts_no_thread_of_the_crate() {
-    if !pidfd_backend() {
-        println!("SKIP: the thread backend has a helper thread per running child");
-        return;
-    }
-    let before = thread_names();
-    let mut kids: Vec<_> = (0..50)
-        .map(|_| Command::new("sleep").arg("0.2").spawn().unwrap())
-        .collect();
-    for kid in &mut kids[..25] {
-        assert!(block_on(kid.status()).unwrap().success());
-    }
-    for kid in &mut kids[25..] {
-        assert!(kid.wait_blocking().unwrap().status().success());
-    }
-    let ours = |names: &[String]| names.iter().filter(|n| n.starts_with("childfd")).count();
-    assert_eq!(
-        ours(&thread_names()),
-        ours(&before),
-        "threads: {:?}",
-        thread_names()
-    );
-}
-
-#[test]
 fn a_signalled_child_reports_the_signal_to_every_kind_of_waiter() {
     let mut a = Command::new("sleep").arg("10").spawn().unwrap();
     let mut b = Command::new("sleep").arg("10").spawn().unwrap();
