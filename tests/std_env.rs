@@ -57,8 +57,33 @@ fn env_clear_and_capture() {
     });
     let expected = [(os("RUN_TEST_NEW_ENV"), os("123")), (os("PATH"), path)];
     assert_eq!(env, HashMap::from(expected));
+}
 
-    // std's test_capture_env_at_spawn: a variable set after the command was built is seen.
+const ALONE: &str = "CHILDFD_TEST_ALONE";
+
+/// std's test_capture_env_at_spawn: a variable set after the command was built is seen.
+///
+/// `set_var` may not run while another thread reads the environment (its contract since Rust
+/// 2024), and a spawn does read it (the child gets the parent's `environ`, as with
+/// `posix_spawn`): the other tests of this file spawn in parallel threads, so this one runs in
+/// a copy of this binary, alone.
+#[test]
+fn env_set_after_build_is_captured() {
+    if std::env::var_os(ALONE).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "env_set_after_build_is_captured",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(ALONE, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("1 passed"), "{text}");
+        return;
+    }
     let mut cmd = Command::new("env");
     cmd.env("RUN_TEST_NEW_ENV1", "123");
     env::set_var(CAPTURE_VAR, "456");

@@ -35,6 +35,7 @@ impl Backend for PidFdBackend {
                 CLONE_PIDFD_REFUSED.store(true, Ordering::Relaxed);
                 return spawn_std(spec.std_command(defaults)?);
             }
+            Err(e) if environ_moved(spec, &e) => return spawn_std(spec.std_command(defaults)?),
             other => other?,
         };
         let Some(pidfd) = spawned.pidfd else {
@@ -47,6 +48,17 @@ impl Backend for PidFdBackend {
             pipes: pipes(spawned.pipes),
         })
     }
+}
+
+/// Whether a failed spawn is `execve` finding the parent's environment array gone: the child
+/// is handed the parent's `environ` as is (as `posix_spawn` does), and a `set_var` in another
+/// thread can reallocate it under the `exec` (`EFAULT`). `std` holds its environment lock
+/// across its spawn, which this crate cannot reach; `std::env::set_var` forbids it since Rust
+/// 2024, but code of earlier editions may still do it. Such a spawn is retried by `std`, under
+/// its lock.
+pub(super) fn environ_moved(spec: &Spec, e: &io::Error) -> bool {
+    // EFAULT is 14 on every Linux architecture (asm-generic/errno-base.h).
+    e.raw_os_error() == Some(14) && !spec.env_clear && spec.env.is_empty()
 }
 
 /// Spawns with this crate's engine, with or without a pidfd.

@@ -61,13 +61,19 @@ impl Backend for ThreadBackend {
         let at = Instant::now();
         #[cfg(target_os = "linux")]
         if !spec.needs_std() {
-            let spawned = super::pidfd::spawn_own(spec, defaults, false)?;
-            return Ok(Spawned {
-                pid: spawned.pid,
-                at,
-                process: Box::new(Helper::new(spawned.pid)),
-                pipes: super::pipes(spawned.pipes),
-            });
+            match super::pidfd::spawn_own(spec, defaults, false) {
+                Ok(spawned) => {
+                    return Ok(Spawned {
+                        pid: spawned.pid,
+                        at,
+                        process: Box::new(Helper::new(spawned.pid)),
+                        pipes: super::pipes(spawned.pipes),
+                    })
+                }
+                // Retried by `std` below (see `environ_moved`).
+                Err(e) if super::pidfd::environ_moved(spec, &e) => {}
+                Err(e) => return Err(e),
+            }
         }
         let mut child = spec.std_command(defaults)?.spawn()?;
         Ok(Spawned {
