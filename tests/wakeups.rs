@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use childfd::Command;
-use common::{block_on, children, eventually, thread_names};
+use common::{block_on, children, eventually};
 
 fn pidfd_backend() -> bool {
     childfd::backend().unwrap().name() == "pidfd"
