@@ -58,7 +58,9 @@ impl Drop for Waiter {
     }
 }
 
-/// Waits until the child has been reaped, and returns its exit. Cancel-safe.
+/// Waits until the child has been reaped, and returns its exit. Cancel-safe. (`Child`'s own
+/// waits make their `Waiter` eagerly; this is for the Unix-only jobs and tokio paths.)
+#[cfg(unix)]
 pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -> io::Result<Exit> {
     Waiter::new(state, reactor).exited().await
 }
