@@ -139,3 +139,24 @@ pub(crate) fn skip(reason: impl std::fmt::Display) {
     let test = std::thread::current().name().unwrap_or("?").to_owned();
     let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
 }
+
+/// Where the kernel takes the last pid it handed out, in this pid namespace.
+const LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
+
+/// Whether this test can choose the next pid (root in the initial pid namespace); says why it
+/// skips otherwise.
+pub(crate) fn can_steer_pids() -> bool {
+    let current = std::fs::read_to_string(LAST_PID).unwrap_or_default();
+    if std::fs::write(LAST_PID, current).is_ok() {
+        return true;
+    }
+    skip(format_args!(
+        "{LAST_PID} is not writable (needs root in the initial pid namespace)"
+    ));
+    false
+}
+
+/// Makes `pid` the next pid handed out, unless another process takes it first: callers retry.
+pub(crate) fn next_pid_is(pid: u32) {
+    std::fs::write(LAST_PID, (pid - 1).to_string()).unwrap();
+}
