@@ -128,18 +128,9 @@ fn setuid_and_setgid_failures_are_eperm() {
         if !rustix::process::geteuid().is_root() {
             return setuid_and_setgid_checks();
         }
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "setuid_and_setgid_failures_are_eperm",
-                "--exact",
-                "--nocapture",
-            ])
-            .env(AS_NOBODY, "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && text.contains("1 passed"), "{text}");
+        let (passed, text) =
+            common::rerun("setuid_and_setgid_failures_are_eperm", AS_NOBODY, "1", None);
+        assert!(passed, "{text}");
         return;
     }
     platform::testing::become_user(65534).unwrap();

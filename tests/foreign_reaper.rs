@@ -116,19 +116,14 @@ const AUTOREAP: &str = "CHILDFD_TEST_AUTOREAP";
 #[test]
 fn statuses_reaped_by_the_kernel_itself_are_never_lost() {
     if std::env::var_os(AUTOREAP).is_none() {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "statuses_reaped_by_the_kernel_itself_are_never_lost",
-                "--exact",
-                "--nocapture",
-            ])
-            .env(AUTOREAP, "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
+        let (passed, text) = common::rerun(
+            "statuses_reaped_by_the_kernel_itself_are_never_lost",
+            AUTOREAP,
+            "1",
+            None,
+        );
         println!("{text}");
-        assert!(out.status.success() && text.contains("1 passed"), "{text}");
+        assert!(passed, "{text}");
         return;
     }
     if !kernel_at_least(6, 15) || childfd::backend().unwrap().name() != "pidfd" {

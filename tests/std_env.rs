@@ -2,6 +2,7 @@
 //! Unix extensions, converting pipes and commands, and the builder's getters.
 #![cfg(unix)]
 
+mod common;
 mod stdlike;
 
 use std::collections::HashMap;
