@@ -11,11 +11,12 @@ use childfd::{ChildSet, Command};
 use common::{children, eventually, open_fds, thread_names};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
-/// The `thread` backend costs a thread and two sockets per running child: fewer there.
-fn children_to_spawn() -> usize {
+/// How many children, and descriptors per child: a pidfd each; the `thread` backend costs a
+/// thread and a socket pair per running child, so fewer there.
+fn children_to_spawn() -> (usize, usize) {
     match childfd::backend().unwrap().name() {
-        "pidfd" => 10_000,
-        _ => 500,
+        "pidfd" => (10_000, 1),
+        _ => (500, 3),
     }
 }
 
@@ -27,8 +28,8 @@ fn extra_threads(harness: usize) -> usize {
 #[test]
 fn ten_thousand_idle_children_need_no_thread() {
     let limit = getrlimit(Resource::Nofile);
-    let count = children_to_spawn();
-    let wanted = count as u64 * 3 + 256;
+    let (count, per_child) = children_to_spawn();
+    let wanted = (count * per_child) as u64 + 256;
     let maximum = limit.maximum.map(|max| max.max(wanted));
     let raised = Rlimit {
         current: Some(wanted),
