@@ -22,7 +22,7 @@
 //! none is held while a waker runs except `Reactor::events`.
 
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,8 @@ pub(crate) struct Reactor {
     retry: Mutex<Vec<(Instant, Arc<ChildState>)>>,
     /// Dropped children whose adoption failed (`ENOMEM`, no thread): retried by later calls.
     orphans: Mutex<Vec<Arc<ChildState>>>,
+    /// Whether `orphans` may hold any: read on every spawn without taking its lock.
+    orphaned: AtomicBool,
     /// Held by whoever is polling; the thread and `driver()` futures take turns.
     events: Mutex<Events>,
     pub(crate) drivers: Drivers,
@@ -88,6 +90,7 @@ impl Reactor {
             children: Mutex::new(Slab::new()),
             retry: Mutex::default(),
             orphans: Mutex::default(),
+            orphaned: AtomicBool::new(false),
             events: Mutex::new(Events::new()),
             drivers: Drivers::new(),
             #[cfg(unix)]
@@ -128,7 +131,7 @@ impl Reactor {
         reap_on_drop: bool,
     ) -> io::Result<(Arc<ChildState>, Pipes)> {
         self.check_not_forked()?;
-        if self.drivers.count() > 0 || !lock(&self.orphans).is_empty() {
+        if self.drivers.count() > 0 || self.orphaned.load(Ordering::Acquire) {
             // Driven from executors, or adoption failed earlier: reap what dropped children
             // left, in case nothing is polling right now.
             self.adopt_orphans();
@@ -180,11 +183,16 @@ impl Reactor {
     pub(crate) fn adopt_dropped(&'static self, state: &Arc<ChildState>) {
         if self.adopt(state).is_err() {
             lock(&self.orphans).push(state.clone());
+            self.orphaned.store(true, Ordering::Release);
         }
     }
 
     fn adopt_orphans(&'static self) {
-        let orphans = std::mem::take(&mut *lock(&self.orphans));
+        let orphans = {
+            let mut orphans = lock(&self.orphans);
+            self.orphaned.store(false, Ordering::Release);
+            std::mem::take(&mut *orphans)
+        };
         for state in orphans {
             self.adopt_dropped(&state);
         }
