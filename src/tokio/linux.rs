@@ -1,0 +1,93 @@
+//! Linux: the pidfd watched by tokio's own I/O driver (`AsyncFd`).
+
+use std::io;
+use std::os::unix::io::{AsFd, AsRawFd, RawFd};
+use std::sync::Arc;
+
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::Interest;
+use ::tokio::runtime::{Handle, RuntimeFlavor};
+use platform::linux::PidFd;
+
+use crate::reactor::Reactor;
+use crate::state::{spurious_delay, ChildState, Reaped};
+use crate::{wait, Exit};
+
+/// The pidfd, kept open by the `Arc` for as long as tokio's registration lives: what
+/// `AsyncFd` requires of its `T`.
+struct Watched(Arc<PidFd>);
+
+impl AsRawFd for Watched {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// `None`: tokio cannot watch this child here; the caller uses the crate's reactor.
+pub(super) async fn exited(
+    state: &Arc<ChildState>,
+    reactor: &'static Reactor,
+) -> Option<io::Result<Exit>> {
+    let handle = Handle::try_current().ok()?;
+    if let Err(e) = reactor.check_not_forked() {
+        return Some(Err(e));
+    }
+    let fd = state.pidfd()?;
+    // `with_interest` is deprecated in favour of the `unsafe` `register_with_interest`
+    // (tokio#8587: the fd must stay open while registered), which this crate cannot call;
+    // `Watched` owns its fd through the `Arc`, and the `AsyncFd` deregisters it before
+    // dropping it, which is that promise kept. It panics in a runtime without I/O.
+    #[allow(deprecated)]
+    let source =
+        super::quietly(|| AsyncFd::with_interest(Watched(fd), Interest::READABLE))?.ok()?;
+    // A multi-thread runtime's workers always drive its I/O, and so does a current-thread
+    // runtime while one of its tasks runs. A current-thread runtime may also be merely
+    // entered (`rt.enter()`) with the wait polled by another executor, and then nothing
+    // drives tokio's driver: the crate's reactor watches too.
+    let driven = handle.runtime_flavor() != RuntimeFlavor::CurrentThread
+        || ::tokio::task::try_id().is_some();
+    if driven {
+        return watch(state, reactor, source).await;
+    }
+    let tokio = async {
+        match watch(state, reactor, source).await {
+            Some(exit) => exit,
+            None => never().await,
+        }
+    };
+    Some(futures_lite::future::or(tokio, wait::exited(state, reactor)).await)
+}
+
+/// A future that never completes: the other side of the race decides.
+async fn never() -> io::Result<Exit> {
+    std::future::pending().await
+}
+
+/// Waits for readiness of the pidfd in tokio's driver, then reaps. `None`: the driver
+/// failed (the runtime is shutting down).
+async fn watch(
+    state: &ChildState,
+    reactor: &Reactor,
+    source: AsyncFd<Watched>,
+) -> Option<io::Result<Exit>> {
+    loop {
+        let guard = source.readable().await.ok()?;
+        match reactor.reap_now(state) {
+            Reaped::Running(n) => {
+                // tokio is edge-triggered and a pidfd stays readable: the readiness is
+                // kept (not cleared) and the reap retried after a growing delay, for a
+                // zombie a tracer holds.
+                drop(guard);
+                let delay = spurious_delay(n);
+                if !delay.is_zero() {
+                    async_io::Timer::after(delay).await;
+                }
+            }
+            Reaped::Now(_) | Reaped::Before => {
+                drop(guard);
+                drop(source);
+                return state.exit();
+            }
+        }
+    }
+}
