@@ -33,6 +33,8 @@ mod chart;
 mod crowd;
 #[cfg(target_os = "linux")]
 mod own;
+#[cfg(all(target_os = "linux", feature = "tokio"))]
+mod own_tokio;
 #[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]
@@ -67,6 +69,8 @@ const BACKENDS: &[&str] = &[
     "childfd-flb",
     "childfd-blocking",
     "pidfd-aio",
+    #[cfg(feature = "tokio")]
+    "childfd-tokio",
     "pidfd-tokio",
     "pidfd-clone",
     "async-process",

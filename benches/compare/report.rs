@@ -215,7 +215,9 @@ pub(crate) fn header(quick: bool, reps: usize) -> String {
          (backend ÷ `limit` in the same repetition): above 1 costs more than the floor.\n\n\
          Backends: `childfd` (this crate, `status().await` under `async_io::block_on`), \
          `childfd-flb` (the same under `futures_lite::future::block_on`: no reactor in the \
-         executor), `childfd-blocking` (`Child::wait_blocking()`); the floors of issue 11, \
+         executor), `childfd-blocking` (`Child::wait_blocking()`), `childfd-tokio` \
+         (`childfd::tokio`, `wait().await` in a current-thread runtime's `block_on`; built \
+         with `--features tokio` only); the floors of issue 11, \
          spawned by this crate's engine (`clone(CLONE_PIDFD)`) with nothing else around the \
          wait: `pidfd-clone` (`epoll_wait` + `waitid` on the calling thread), `pidfd-aio` \
          (the pidfd as an async-io source under `async_io::block_on`, then `waitid`), \
@@ -280,6 +282,7 @@ pub(crate) fn floors(sections: &[Section], runs: &[Runs]) -> String {
     const PAIRS: &[(&str, &str, bool)] = &[
         ("childfd", "pidfd-aio", true),
         ("childfd-blocking", "pidfd-clone", true),
+        ("childfd-tokio", "pidfd-tokio", true),
         ("childfd-flb", "pidfd-aio", false),
     ];
     /// (metric, goal): parent CPU, and the exit latency p50 (`probe_us` is one, amid a crowd).
@@ -292,8 +295,9 @@ pub(crate) fn floors(sections: &[Section], runs: &[Runs]) -> String {
     let verdict = |met: bool| if met { "met" } else { "not met" };
     let mut out = String::from(
         "\n## childfd against the floors (issue 11; reported, not asserted)\n\
-         Goals: `childfd` ÷ `pidfd-aio` and `childfd-blocking` ÷ `pidfd-clone` ≤ 1.05 for \
-         parent CPU and ≤ 1.03 for exit latency p50; `childfd`'s parent CPU below `tokio-ct`'s. \
+         Goals: `childfd` ÷ `pidfd-aio`, `childfd-blocking` ÷ `pidfd-clone` and (issue 13) \
+         `childfd-tokio` ÷ `pidfd-tokio` ≤ 1.05 for parent CPU and ≤ 1.03 for exit latency \
+         p50; `childfd`'s and `childfd-tokio`'s parent CPU below `tokio-ct`'s. \
          Each ratio is the median over the repetitions of the two rows' ratio in the same \
          repetition.\n",
     );
@@ -315,9 +319,11 @@ pub(crate) fn floors(sections: &[Section], runs: &[Runs]) -> String {
                 }
             }
             if m.key.starts_with("cpu") {
-                if let Some(v) = ratio("childfd", "tokio-ct", m.key) {
-                    let below = if v < 1.0 { "below" } else { "not below" };
-                    cells.push(format!("childfd ÷ tokio-ct {v:.2} ({below} tokio)"));
+                for row in ["childfd", "childfd-tokio"] {
+                    if let Some(v) = ratio(row, "tokio-ct", m.key) {
+                        let below = if v < 1.0 { "below" } else { "not below" };
+                        cells.push(format!("{row} ÷ tokio-ct {v:.2} ({below} tokio)"));
+                    }
                 }
             }
             if !cells.is_empty() {

@@ -75,6 +75,11 @@ pub(crate) fn main(args: &[String]) {
             &job,
         ),
         "pidfd-tokio" => run_async(&PidfdTokio(Tokio::current_thread()), &job),
+        #[cfg(feature = "tokio")]
+        "childfd-tokio" => run_async(
+            &crate::own_tokio::ChildfdTokio(Tokio::current_thread()),
+            &job,
+        ),
         "async-process" => run_async(
             &AsyncProcess {
                 ex: smol::Executor::new(),

@@ -41,11 +41,12 @@ pub(super) async fn exited(
     let source =
         super::quietly(|| AsyncFd::with_interest(Watched(fd), Interest::READABLE))?.ok()?;
     // A multi-thread runtime's workers always drive its I/O, and so does a current-thread
-    // runtime while one of its tasks runs. A current-thread runtime may also be merely
-    // entered (`rt.enter()`) with the wait polled by another executor, and then nothing
-    // drives tokio's driver: the crate's reactor watches too.
+    // runtime while its `block_on` or one of its tasks runs on this thread. A current-thread
+    // runtime may also be merely entered (`rt.enter()`) with the wait polled by another
+    // executor, and then nothing drives tokio's driver: the crate's reactor watches too.
     let driven = handle.runtime_flavor() != RuntimeFlavor::CurrentThread
-        || ::tokio::task::try_id().is_some();
+        || ::tokio::task::try_id().is_some()
+        || in_scheduler();
     if driven {
         return watch(state, reactor, source).await;
     }
@@ -56,6 +57,39 @@ pub(super) async fn exited(
         }
     };
     Some(futures_lite::future::or(tokio, wait::exited(state, reactor)).await)
+}
+
+/// Whether this thread runs a tokio scheduler now (a current-thread runtime's `block_on`, or
+/// a task), which then turns the I/O driver when this poll returns `Pending`.
+///
+/// tokio has no public way to ask, and `try_id()` is `None` in a `block_on` body, where
+/// `#[tokio::main(flavor = "current_thread")]` and `#[tokio::test]` await. So this asks
+/// `yield_now`: with a scheduler on the thread, tokio defers the waker until after the driver
+/// was polled; without one it must wake it at once (tokio 1.x, `runtime::context::defer`), or
+/// `yield_now` would hang under other executors. A wrong `false` costs a second watch, never
+/// a hang. The probe costs the scheduler one non-blocking turn of its driver.
+fn in_scheduler() -> bool {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::sync::OnceLock;
+    use std::task::{Context, Wake, Waker};
+
+    thread_local!(static WOKEN: Cell<bool> = const { Cell::new(false) });
+    struct Probe;
+    impl Wake for Probe {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            WOKEN.with(|w| w.set(true));
+        }
+    }
+    static WAKER: OnceLock<Waker> = OnceLock::new();
+    let waker = WAKER.get_or_init(|| Waker::from(Arc::new(Probe)));
+    WOKEN.with(|w| w.set(false));
+    let yielded = std::pin::pin!(::tokio::task::yield_now());
+    let pending = yielded.poll(&mut Context::from_waker(waker)).is_pending();
+    pending && !WOKEN.with(Cell::get)
 }
 
 /// A future that never completes: the other side of the race decides.

@@ -29,9 +29,10 @@
 //!   of this crate does.
 //! - Outside a runtime, in a runtime built without `enable_io`, once the runtime is shutting
 //!   down, or on other backends, `wait` goes through the crate's own reactor (async-io's
-//!   thread): slower by one thread hop, never a hang. On a current-thread runtime, a wait
-//!   polled outside a task (in `block_on`, or under another executor while the runtime is only
-//!   entered) watches both, since nothing says whether the runtime is being driven.
+//!   thread): slower by one thread hop, never a hang. On a current-thread runtime, a wait in
+//!   its `block_on` body (`#[tokio::main(flavor = "current_thread")]`, `#[tokio::test]`) or a
+//!   task is watched by tokio alone; one polled by another executor while the runtime is only
+//!   entered (`rt.enter()`), where nothing may drive tokio's driver, is watched by both.
 //! - Pipes are tokio's own [`pipe`](::tokio::net::unix::pipe) types: they need a runtime with
 //!   I/O, as tokio's do.
 //!
