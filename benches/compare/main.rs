@@ -2,7 +2,8 @@
 //! kernel floor, on the same workloads in the same run.
 //!
 //! ```text
-//! cargo bench --bench compare               # full run (~13 minutes on 2 cores, estimated)
+//! cargo bench --features tokio --bench compare  # full run (~13 minutes on 2 cores)
+//! cargo bench --bench compare               # the same without the `childfd-tokio` row
 //! cargo bench --bench compare -- --quick    # CI smoke run (< 1 minute), asserts nothing
 //! cargo bench --bench compare -- --reps 3 --backends childfd,limit --workloads seq,latency
 //! ```
@@ -14,7 +15,8 @@
 //! `target/bench/compare.md`, a chart to `target/bench/compare.svg`.
 //!
 //! Backends: `childfd` (under `async_io::block_on`), `childfd-flb` (under
-//! `futures_lite::future::block_on`), `childfd-blocking` (`wait_blocking`), the floors of
+//! `futures_lite::future::block_on`), `childfd-blocking` (`wait_blocking`), `childfd-tokio`
+//! (`childfd::tokio` on a current-thread runtime; only with `--features tokio`), the floors of
 //! issue 11 built from the crate's own spawn engine (`pidfd-aio`, `pidfd-tokio`,
 //! `pidfd-clone`: see `own.rs`), `async-process`, `tokio-ct`, `tokio-mt`, `std`, `limit` (the
 //! kernel floor: raw `posix_spawn` + `waitpid`), and `fork` (raw `fork` + `execve`, workloads
