@@ -39,7 +39,7 @@ pub(crate) struct Spec {
     /// A stream whose conversion failed (e.g. `dup` at `EMFILE`): spawning reports it.
     stdio_errors: [Option<io::Error>; 3],
     #[cfg(unix)]
-    pub(crate) unix: crate::unix::UnixSpec,
+    pub(crate) unix: UnixSpec,
     /// `Command::job(true)` (issue 15).
     pub(crate) job: Option<crate::job::JobSpec>,
     /// `windows::CommandExt::creation_flags`, which `std` cannot report: a job adds
@@ -216,5 +216,33 @@ pub(crate) fn default_stream(defaults: Defaults, which: usize) -> &'static Kind 
         (Defaults::Inherit, _) => &INHERIT,
         (Defaults::Output, 0) => &NULL,
         (Defaults::Output, _) => &PIPED,
+    }
+}
+
+/// What the Unix extensions (`crate::unix::CommandExt`) record.
+#[cfg(unix)]
+#[derive(Debug, Default)]
+pub(crate) struct UnixSpec {
+    pub(crate) arg0: Option<OsString>,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) groups: Option<Vec<u32>>,
+    pub(crate) pgroup: Option<i32>,
+    pub(crate) setsid: bool,
+    pub(crate) hooks: Vec<platform::unix::prepare::PreExec>,
+}
+
+#[cfg(unix)]
+impl UnixSpec {
+    /// `std` has no stable `groups` or `setsid`, and owns its `pre_exec` closures.
+    pub(crate) fn check_std_route(&self) -> io::Result<()> {
+        if self.groups.is_some() || self.setsid || !self.hooks.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "groups, setsid and pre_exec cannot be combined with a std::process::Stdio or a \
+                 command converted from std::process::Command",
+            ));
+        }
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Unix-only additions to [`Command`], as in `async_process::unix` and
 //! `std::os::unix::process::CommandExt`.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io;
 use std::os::unix::process::CommandExt as _;
 
@@ -9,32 +9,6 @@ use crate::Command;
 
 #[doc(inline)]
 pub use platform::unix::prepare::PreExec;
-
-/// What the Unix extensions record.
-#[derive(Debug, Default)]
-pub(crate) struct UnixSpec {
-    pub(crate) arg0: Option<OsString>,
-    pub(crate) uid: Option<u32>,
-    pub(crate) gid: Option<u32>,
-    pub(crate) groups: Option<Vec<u32>>,
-    pub(crate) pgroup: Option<i32>,
-    pub(crate) setsid: bool,
-    pub(crate) hooks: Vec<PreExec>,
-}
-
-impl UnixSpec {
-    /// `std` has no stable `groups` or `setsid`, and owns its `pre_exec` closures.
-    pub(crate) fn check_std_route(&self) -> io::Result<()> {
-        if self.groups.is_some() || self.setsid || !self.hooks.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "groups, setsid and pre_exec cannot be combined with a std::process::Stdio or a \
-                 command converted from std::process::Command",
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// Unix extensions to [`Command`]. Sealed: more methods may be added.
 ///

@@ -19,7 +19,7 @@ fn backstop_threads() -> Vec<String> {
 fn pidfd_backend() -> bool {
     let name = childfd::backend().unwrap().name();
     if name != "pidfd" {
-        common::skip(&format!(
+        common::skip(format!(
             "the {name} backend is watched by the backstop reactor's thread"
         ));
     }
