@@ -75,7 +75,6 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
-#[cfg(unix)]
 mod aio;
 mod backend;
 mod child;

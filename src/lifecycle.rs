@@ -5,9 +5,9 @@ use std::io;
 use std::process::{ExitStatus, Output};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
-use futures_lite::{future, AsyncReadExt, FutureExt};
+use futures_lite::{future, AsyncReadExt};
 
+use crate::aio::timeout_at;
 use crate::{wait, Child, Exit};
 
 /// The POSIX numbers, the same on every Unix.
@@ -77,7 +77,7 @@ impl Child {
             if let Some(job) = job {
                 return crate::job::shutdown(&job, &state, reactor, deadline).await;
             }
-            let exit = match timeout_at(deadline, waiter.exited()).await {
+            let exit = match timeout_at(deadline, waiter.exited()).await? {
                 Some(exit) => exit?,
                 None => {
                     state.signal(SIGKILL, group)?;
@@ -89,7 +89,7 @@ impl Child {
                 while platform::unix::group_has_running_members(pgid)
                     && deadline.map_or(true, |d| Instant::now() < d)
                 {
-                    Timer::after(GROUP_POLL).await;
+                    crate::aio::sleep(GROUP_POLL).await?;
                 }
                 // Only while a member (even a zombie) pins the id: an empty group's id may
                 // already name another group.
@@ -114,7 +114,7 @@ impl Child {
         let exited = self.exited();
         async move {
             timeout_at(Instant::now().checked_add(limit), exited)
-                .await
+                .await?
                 .transpose()
         }
     }
@@ -160,15 +160,15 @@ impl Child {
         })
         .await;
         match finished {
-            Some(status) => Ok(Some(Output {
+            Ok(Some(status)) => Ok(Some(Output {
                 status: status?,
                 stdout: out,
                 stderr: err,
             })),
-            None => {
+            unfinished => {
                 self.stdout = stdout;
                 self.stderr = stderr;
-                Ok(None)
+                unfinished.map(|_| None)
             }
         }
     }
@@ -196,21 +196,4 @@ impl Child {
         self.stdin.take();
         wait::blocking(&self.state, self.reactor)
     }
-}
-
-/// `Some(output)` if `fut` completes before `deadline`; `None` for the deadline means never
-/// (a limit past what `Instant` can represent, such as `Duration::MAX`).
-pub(crate) async fn timeout_at<T>(
-    deadline: Option<Instant>,
-    fut: impl Future<Output = T>,
-) -> Option<T> {
-    let Some(deadline) = deadline else {
-        return Some(fut.await);
-    };
-    async { Some(fut.await) }
-        .or(async {
-            Timer::at(deadline).await;
-            None
-        })
-        .await
 }

@@ -109,6 +109,54 @@ fn limited() {
     }
 }
 
+const TIMER_MODE: &str = "CHILDFD_TEST_NPROC_TIMER";
+
+/// A bounded wait (`status_timeout`) whose timer would be async-io's first use, at the limit:
+/// an `EAGAIN`, not async-io's panic, and the child can still be waited for. With the
+/// helper-thread backend (`CHILDFD_BACKEND=thread`, as ci/test.sh's second run) no async-io
+/// source comes first, so the timer is what starts async-io.
+#[test]
+fn bounded_wait_at_the_process_limit_is_an_error() {
+    let uid = rustix::process::geteuid().is_root().then_some(NOBODY);
+    let (ok, text) = rerun("timer_limited", TIMER_MODE, "1", uid);
+    if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
+        common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+        return;
+    }
+    assert!(ok && text.contains("NPROC timer: error"), "{text}");
+}
+
+/// The body, run by the test above in a copy of this binary; a no-op otherwise.
+#[test]
+fn timer_limited() {
+    if std::env::var_os(TIMER_MODE).is_none() {
+        return;
+    }
+    let uid = getuid().as_raw();
+    let mut child = Command::new("sleep").arg("0.3").spawn().unwrap();
+    let Some(tasks) = tasks_of(uid) else {
+        common::skip(format_args!(
+            "cannot read the tasks in /proc, so the limit cannot be placed"
+        ));
+        return;
+    };
+    let limit = Rlimit {
+        current: Some(tasks),
+        maximum: Some(tasks),
+    };
+    setrlimit(Resource::Nproc, limit).unwrap();
+    if let Ok(thread) = std::thread::Builder::new().spawn(|| {}) {
+        let _ = thread.join();
+        common::skip(format_args!("the limit is not enforced here (uid {uid})"));
+        return;
+    }
+    let bounded = futures_lite::future::block_on(child.status_timeout(Duration::from_secs(10)));
+    let e = bounded.unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(EAGAIN), "{e:?}");
+    println!("NPROC timer: error {e}");
+    assert!(child.wait_blocking().unwrap().status().success());
+}
+
 /// Tasks (threads included: the limit counts them) whose real user is `uid`.
 fn tasks_of(uid: u32) -> Option<u64> {
     let mut count = 0;

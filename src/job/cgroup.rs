@@ -22,6 +22,7 @@ use futures_lite::FutureExt;
 use platform::linux::cgroup::{Inotify, Leaf};
 
 use super::{usage_from, Job, JobUsage, Kind};
+use crate::aio::sleep;
 use crate::spec::Spec;
 use crate::state::ChildState;
 use crate::sync::lock;
@@ -118,7 +119,7 @@ impl CgroupJob {
                     watch.get_ref().drain();
                 }
                 Err(_) => {
-                    Timer::after(delay).await;
+                    sleep(delay).await?;
                     delay = (delay * 2).min(MAX_POLL);
                 }
             }

@@ -6,8 +6,6 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_io::Timer;
-
 use super::{usage_from, JobUsage};
 use crate::reactor::Reactor;
 use crate::spec::Spec;
@@ -102,7 +100,7 @@ impl GroupJob {
         let exit = wait::exited(state, reactor).await?;
         let mut delay = Duration::from_millis(1);
         while platform::unix::group_has_running_members(self.pgid) {
-            Timer::after(delay).await;
+            crate::aio::sleep(delay).await?;
             delay = (delay * 2).min(MAX_POLL);
         }
         Ok(usage_from(

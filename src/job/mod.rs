@@ -387,8 +387,8 @@ pub(crate) async fn shutdown(
     reactor: &'static Reactor,
     deadline: Option<std::time::Instant>,
 ) -> io::Result<crate::Exit> {
-    if crate::lifecycle::timeout_at(deadline, job.exited(state, reactor))
-        .await
+    if crate::aio::timeout_at(deadline, job.exited(state, reactor))
+        .await?
         .transpose()?
         .is_none()
     {

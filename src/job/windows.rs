@@ -8,7 +8,6 @@ use std::io;
 use std::os::windows::io::AsHandle;
 use std::time::Duration;
 
-use async_io::Timer;
 use platform::windows::{resume_process, Job, CREATE_SUSPENDED};
 
 use super::{usage_from, JobUsage, Spawned};
@@ -66,7 +65,7 @@ impl WinJob {
                     false,
                 ));
             }
-            Timer::after(delay).await;
+            crate::aio::sleep(delay).await?;
             delay = (delay * 2).min(MAX_POLL);
         }
     }

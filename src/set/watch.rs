@@ -105,6 +105,7 @@ impl SetWatch {
             return Poll::Pending;
         };
         if let Some(at) = self.next_retry() {
+            crate::aio::start()?;
             let timer = self.timer.get_or_insert_with(|| async_io::Timer::at(at));
             timer.set_at(at);
             if std::future::Future::poll(std::pin::Pin::new(timer), cx).is_ready() {

@@ -113,8 +113,8 @@ async fn watch(
                 // zombie a tracer holds.
                 drop(guard);
                 let delay = spurious_delay(n);
-                if !delay.is_zero() {
-                    async_io::Timer::after(delay).await;
+                if !delay.is_zero() && crate::aio::sleep(delay).await.is_err() {
+                    return None;
                 }
             }
             Reaped::Now(_) | Reaped::Before => {
