@@ -41,7 +41,7 @@ pub(crate) struct Spec {
     #[cfg(unix)]
     pub(crate) unix: UnixSpec,
     /// `Command::job(true)` (issue 15).
-    pub(crate) job: Option<crate::job::JobSpec>,
+    pub(crate) job: Option<JobSpec>,
     /// `windows::CommandExt::creation_flags`, which `std` cannot report: a job adds
     /// `CREATE_SUSPENDED` to them.
     #[cfg(windows)]
@@ -217,6 +217,16 @@ pub(crate) fn default_stream(defaults: Defaults, which: usize) -> &'static Kind 
         (Defaults::Output, 0) => &NULL,
         (Defaults::Output, _) => &PIPED,
     }
+}
+
+/// What `Command::job` records (issue 15).
+#[derive(Debug, Default)]
+pub(crate) struct JobSpec {
+    /// `Command::job_parent`: the cgroup to make this command's leaves under.
+    pub(crate) parent: Option<PathBuf>,
+    /// The leaf of the spawn under way, read by the spawn engine (`Spec::job_target`).
+    #[cfg(target_os = "linux")]
+    pub(crate) leaf: Option<platform::linux::cgroup::Leaf>,
 }
 
 /// What the Unix extensions (`crate::unix::CommandExt`) record.

@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::io;
+#[cfg(target_os = "linux")]
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -188,16 +189,6 @@ fn choose() -> Result<Mode, String> {
         let _ = PARENT_VAR;
         Ok(Mode::JobObject)
     }
-}
-
-/// What `Command::job` records.
-#[derive(Debug, Default)]
-pub(crate) struct JobSpec {
-    /// `Command::job_parent`: the cgroup to make this command's leaves under.
-    pub(crate) parent: Option<PathBuf>,
-    /// The leaf of the spawn under way, read by the spawn engine (`Spec::job_target`).
-    #[cfg(target_os = "linux")]
-    pub(crate) leaf: Option<platform::linux::cgroup::Leaf>,
 }
 
 /// What a spawn returns: the child's state and its pipes.
