@@ -67,7 +67,9 @@ pub(super) async fn exited(
 /// `yield_now`: with a scheduler on the thread, tokio defers the waker until after the driver
 /// was polled; without one it must wake it at once (tokio 1.x, `runtime::context::defer`), or
 /// `yield_now` would hang under other executors. A wrong `false` costs a second watch, never
-/// a hang. The probe costs the scheduler one non-blocking turn of its driver.
+/// a hang. The probe costs the scheduler one non-blocking turn of its driver. Not told apart:
+/// a second runtime entered inside a current-thread runtime's `block_on` (its driver is
+/// trusted, as tokio's own `AsyncFd` would be).
 fn in_scheduler() -> bool {
     use std::cell::Cell;
     use std::future::Future;
