@@ -147,7 +147,8 @@ impl Command {
     }
 
     /// Whether dropping the [`Child`] (or a `status`/`output` future) sends it `SIGKILL`
-    /// (Windows: `TerminateProcess`; default `false`). Either way a dropped child is reaped in the background.
+    /// (Windows: `TerminateProcess`; default `false`). Either way a dropped child is reaped
+    /// in the background.
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
         self.inner.kill_on_drop(kill_on_drop);
         self
