@@ -116,6 +116,19 @@ async fn stdin_dropped_after_a_write_delivers_it() -> io::Result<()> {
     Ok(())
 }
 
+/// As tokio's: a write is accepted at once, and its failure (the reader is gone) is what the
+/// next operation, here `flush`, reports.
+#[tokio::test]
+async fn a_failed_write_is_reported_by_the_next_operation() -> io::Result<()> {
+    let mut child = cmd("exit 0").stdin(Stdio::piped()).spawn()?;
+    let mut stdin = child.stdin.take().unwrap();
+    within(child.wait()).await?;
+    stdin.write_all(b"nobody reads this").await?;
+    let err = within(stdin.flush()).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn wait_try_wait_id_and_raw_handle() -> io::Result<()> {
     let mut child = cmd("exit 7").spawn()?;
