@@ -4,8 +4,9 @@
 # else is changed. The sources are fetched by cargo at run time, never committed. Twice:
 # with the probed backend (pidfd here), then with the helper-thread fallback forced.
 #
-# Excluded: none. process_raw_handle.rs is Windows-only (compiled out here, as childfd::tokio
-# is Unix-only); process_issue_7144.rs returns early without strace, as it does for tokio.
+# Excluded: none. process_raw_handle.rs is Windows-only (compiled out here; ci/windows.sh runs
+# it, and the other tokio process tests that build on Windows, under Wine);
+# process_issue_7144.rs returns early without strace, as it does for tokio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite (unit, integration and doc tests) built for x86_64-pc-windows-gnu and
-# run under Wine: the Windows `handle` backend for real, as far as Wine is Windows. Installs
+# run under Wine: the Windows `handle` backend for real, as far as Wine is Windows. Then, with
+# the `tokio` feature, this crate's tests/tokio_*.rs and tokio's own process tests (those that
+# build on Windows) against `childfd::tokio`, as ci/tokio.sh does on Linux. Installs
 # what it lacks (mingw-w64 and Wine from apt, the rustup target), creates the Wine prefix and
 # puts the bcryptprimitives.dll stub in it (see ci/bcryptprimitives.c). Ends with one summary
 # line. x86_64-pc-windows-msvc cannot be linked here: ci/check.sh lints it only.
@@ -39,13 +41,96 @@ log=$(mktemp)
 trap 'rm -f "$log"; wineserver -k >/dev/null 2>&1 || true' EXIT
 # wine64 rather than the `wine` wrapper, which prints a "wine32 is missing" notice per process.
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64
+
+# `cargo test "$@"` under wine, its output appended to the log.
+run() {
+  local part
+  part=$(mktemp)
+  if ! cargo test "$@" 2>&1 | tee "$part"; then
+    # Seen once in about twenty runs, not reproduced since: a failure under Wine that a rerun
+    # did not show. Retried once, loudly; a second failure fails CI.
+    echo "== RETRY: the run under wine failed; running it once more"
+    wineserver -k >/dev/null 2>&1 || true
+    if ! cargo test "$@" 2>&1 | tee "$part"; then
+      cat "$part" >>"$log"
+      rm -f "$part"
+      return 1
+    fi
+  fi
+  cat "$part" >>"$log"
+  rm -f "$part"
+}
+
 echo "== cargo test --workspace --target $target (under wine)"
-if ! cargo test --workspace --target "$target" 2>&1 | tee "$log"; then
-  # Seen once in about twenty runs, not reproduced since: a failure under Wine that a rerun did
-  # not show. Retried once, loudly; a second failure fails CI.
-  echo "== RETRY: the run under wine failed; running it once more"
-  wineserver -k >/dev/null 2>&1 || true
-  cargo test --workspace --target "$target" 2>&1 | tee "$log"
+run --workspace --target "$target"
+
+repo=$PWD
+own=$(ls tests/tokio_*.rs | xargs -n1 basename | sed 's/\.rs$//; s/^/--test /')
+echo "== this crate's tokio tests: --features tokio --target $target (under wine)"
+# shellcheck disable=SC2086
+run --target "$target" --features tokio $own
+
+# tokio's own process tests with `tokio::process` replaced by `childfd::tokio`, nothing else
+# changed, as in ci/tokio.sh: fetched by cargo at run time, never committed. Those that build
+# on Windows are process_smoke.rs, process_kill_after_wait.rs and process_raw_handle.rs; the
+# others are `cfg(unix)` and build as empty binaries.
+version=$(cargo metadata --format-version 1 --features tokio |
+  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tokio"))')
+work=$repo/target/tokio-process-tests-windows
+rm -rf "$work/tests"
+mkdir -p "$work/src" "$work/tests"
+cat >"$work/Cargo.toml" <<MANIFEST
+[package]
+name = "tokio-process-tests-on-childfd"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+# The cfgs tokio's tests check.
+[features]
+default = ["full", "process"]
+full = []
+process = []
+
+[dev-dependencies]
+childfd = { path = "$repo", features = ["tokio"] }
+tokio = { version = "=$version", features = ["full"] }
+tokio-test = "0.4"
+futures = "0.3"
+libc = "0.2"
+
+# process_raw_handle.rs calls GetProcessId.
+[target.'cfg(windows)'.dev-dependencies]
+windows-sys = { version = "0.61", features = ["Win32_Foundation", "Win32_System_Threading"] }
+
+[workspace]
+MANIFEST
+echo >"$work/src/lib.rs"
+cd "$work"
+cargo fetch --quiet
+src=$(cargo metadata --format-version 1 |
+  python3 -c 'import json,os,sys; print(os.path.dirname(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tokio")))')
+count=0
+for f in "$src"/tests/process_*.rs; do
+  sed 's/tokio::process/childfd::tokio/g' "$f" >"tests/$(basename "$f")"
+  count=$((count + 1))
+done
+echo "== tokio $version: $count process test files, tokio::process -> childfd::tokio (under wine)"
+if grep -l 'tokio::process' tests/*.rs; then
+  echo "a test still uses tokio::process" >&2
+  exit 1
 fi
+# Excluded, by name: drop_pending_child_unregisters_wait_before_closing_handle
+# (process_raw_handle.rs). It checks tokio's own wait registration: that a `wait` future
+# dropped while pending leaves its RegisterWaitForSingleObject wait, and the waker stored in
+# it, alive until the `Child` is dropped (and that the `Child` unregisters it before closing
+# the handle). Here the handle is watched by the crate's reactor, not by the `wait` future,
+# and a dropped wait unregisters its waker at once: the waker dies before the `Child`, the
+# handle still open, so the test's "waker not dropped yet" assertion fails. What it guards (no
+# waker outliving the handle) holds here too. Not a Wine limitation: a design difference.
+skip=drop_pending_child_unregisters_wait_before_closing_handle
+echo "== excluded: $skip (tokio's own wait registration: see ci/windows.sh)"
+run --target "$target" --tests -- --skip "$skip"
+
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "windows tests (wine): %d passed, %d failed\n", p, f; exit (p == 0 || f > 0) }' "$log"

@@ -16,6 +16,14 @@ use crate::state::ChildState;
 use crate::wait;
 use crate::Exit;
 
+/// The `std` pipes `Child::spawn_std_pipes` returns: stdin, stdout, stderr.
+#[cfg(feature = "tokio")]
+pub(crate) type StdPipes = (
+    Option<std::process::ChildStdin>,
+    Option<std::process::ChildStdout>,
+    Option<std::process::ChildStderr>,
+);
+
 /// A child process created by [`Command::spawn`](crate::Command::spawn).
 ///
 /// The same shape as [`std::process::Child`] and `async_process::Child`. The child's exit is
@@ -107,28 +115,37 @@ impl Child {
         Ok(child)
     }
 
-    /// Spawns without wrapping the pipes in async-io sources: `crate::tokio` registers them in
-    /// tokio's reactor instead. The caller owns the pipes, and must `abort` the child if it
-    /// cannot use them.
-    #[cfg(all(feature = "tokio", unix))]
+    /// Spawns without wrapping the pipes in async-io sources: `crate::tokio` hands them to
+    /// tokio instead. The caller owns the pipes, and must `abort` the child if it cannot use
+    /// them.
+    #[cfg(feature = "tokio")]
     pub(crate) fn spawn_std_pipes(
         spec: &mut Spec,
         defaults: Defaults,
-    ) -> io::Result<(Child, Pipes)> {
+    ) -> io::Result<(Child, StdPipes)> {
         let reactor = Reactor::get()?;
         let ((state, pipes), job) =
             crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults, true))?;
+        let Pipes {
+            stdin,
+            stdout,
+            stderr,
+            #[cfg(windows)]
+            handle,
+        } = pipes;
         let child = Child {
             stdin: None,
             stdout: None,
             stderr: None,
+            #[cfg(windows)]
+            handle,
             state,
             reactor,
             kill_on_drop: spec.kill_on_drop,
             reap_on_drop: true,
             job,
         };
-        Ok((child, pipes))
+        Ok((child, (stdin, stdout, stderr)))
     }
 
     /// The child's process id.

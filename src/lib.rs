@@ -21,7 +21,8 @@
 //!
 //! It works under any executor (smol, async-std, tokio, `futures::executor`) and in blocking
 //! code through any `block_on`. With the cargo feature `tokio`, `childfd::tokio` has the API
-//! of `tokio::process` (Unix), its exits watched by the tokio runtime's own I/O driver.
+//! of `tokio::process` (Unix and Windows), its exits watched on Linux by the tokio runtime's
+//! own I/O driver.
 //!
 //! # Examples
 //! ```

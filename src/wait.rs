@@ -59,8 +59,8 @@ impl Drop for Waiter {
 }
 
 /// Waits until the child has been reaped, and returns its exit. Cancel-safe. (`Child`'s own
-/// waits make their `Waiter` eagerly; this is for the Unix-only jobs and tokio paths.)
-#[cfg(unix)]
+/// waits make their `Waiter` eagerly; this is for the Unix-only jobs and the tokio paths.)
+#[cfg(any(unix, feature = "tokio"))]
 pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -> io::Result<Exit> {
     Waiter::new(state, reactor).exited().await
 }

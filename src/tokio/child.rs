@@ -1,24 +1,21 @@
 //! `tokio::process::Child`, around the crate's [`Child`](crate::Child).
 
-use std::future::Future;
 use std::io;
 use std::process::{ExitStatus, Output};
-use std::time::Duration;
 
-use crate::backend::Pipes;
 use crate::spec::{Defaults, Spec};
 use crate::Exit;
 
 use super::pipes::{self, ChildStderr, ChildStdin, ChildStdout};
 
 /// A child process spawned by [`Command`](super::Command), shaped as `tokio::process::Child`,
-/// with this crate's extras ([`exited`](Child::exited), [`signal`](Child::signal),
-/// [`shutdown`](Child::shutdown)).
+/// with this crate's extras ([`exited`](Child::exited); on Unix `signal`, `signal_group` and
+/// `shutdown`).
 ///
 /// # Dropping
 /// A dropped `Child` is reaped in the background by the crate's reactor (with
-/// [`kill_on_drop`](super::Command::kill_on_drop), after `SIGKILL`): never a zombie, and no
-/// `SIGCHLD` handler.
+/// [`kill_on_drop`](super::Command::kill_on_drop), after `SIGKILL`, or `TerminateProcess`
+/// on Windows): never a zombie, and no `SIGCHLD` handler.
 #[derive(Debug)]
 pub struct Child {
     /// The child's standard input, if it was piped. [`wait`](Child::wait) closes it.
@@ -35,12 +32,7 @@ pub struct Child {
 impl Child {
     pub(super) fn spawn(spec: &mut Spec, defaults: Defaults) -> io::Result<Child> {
         spec.check()?;
-        let (inner, pipes) = crate::Child::spawn_std_pipes(spec, defaults)?;
-        let Pipes {
-            stdin,
-            stdout,
-            stderr,
-        } = pipes;
+        let (inner, (stdin, stdout, stderr)) = crate::Child::spawn_std_pipes(spec, defaults)?;
         let streams = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Ok::<_, io::Error>((
                 stdin.map(ChildStdin::from_std).transpose()?,
@@ -61,7 +53,7 @@ impl Child {
                 Err(e)
             }
             Err(panic) => {
-                // Outside a runtime: tokio's panic, once the child is gone.
+                // Outside a runtime (Unix): tokio's panic, once the child is gone.
                 inner.reactor.abort(&inner.state);
                 drop(inner);
                 std::panic::resume_unwind(panic)
@@ -74,8 +66,9 @@ impl Child {
     ///
     /// With the pidfd backend the child stays a zombie until then, so the pid cannot have been
     /// reused. Backends that reap in the background (the helper-thread fallback, FreeBSD,
-    /// macOS) may have reaped it earlier: signal it with [`signal`](Child::signal), which never
-    /// reaches another process, rather than with `kill(2)` on this pid.
+    /// macOS) may have reaped it earlier: signal it with `signal` (Unix), which never
+    /// reaches another process, rather than with `kill(2)` on this pid. On Windows the
+    /// `Child` holds the process handle, so the id is not reused while it lives.
     pub fn id(&self) -> Option<u32> {
         if self.waited {
             None
@@ -84,10 +77,26 @@ impl Child {
         }
     }
 
-    /// Sends `SIGKILL` through the pidfd, without waiting. `Ok(())` once the child has exited.
+    /// The process handle while the child has not been waited for, `None` once a wait has
+    /// returned its exit, as tokio's. Windows only.
+    ///
+    /// The handle is a duplicate the `Child` owns (see [`crate::windows`]): it stays valid,
+    /// also after the exit, until the `Child` is dropped.
+    #[cfg(windows)]
+    pub fn raw_handle(&self) -> Option<std::os::windows::io::RawHandle> {
+        use std::os::windows::io::AsRawHandle;
+        if self.waited {
+            None
+        } else {
+            Some(self.inner.as_raw_handle())
+        }
+    }
+
+    /// Sends `SIGKILL` through the pidfd (Windows: `TerminateProcess` on the process handle,
+    /// exit code 1), without waiting. `Ok(())` once the child has exited.
     ///
     /// # Errors
-    /// What `pidfd_send_signal(2)` reports, e.g. `EPERM`.
+    /// What `pidfd_send_signal(2)` (or `TerminateProcess`) reports, e.g. `EPERM`.
     pub fn start_kill(&mut self) -> io::Result<()> {
         self.inner.kill()
     }
@@ -158,10 +167,11 @@ impl Child {
         Ok(exit)
     }
 
-    /// Sends the signal `sig` through the pidfd; see [`crate::Child::signal`].
+    /// Sends the signal `sig` through the pidfd; see [`crate::Child::signal`]. Unix only.
     ///
     /// # Errors
     /// `InvalidInput` for an unknown signal; `EPERM`.
+    #[cfg(unix)]
     pub fn signal(&self, sig: i32) -> io::Result<()> {
         self.inner.signal(sig)
     }
@@ -170,20 +180,22 @@ impl Child {
     ///
     /// # Errors
     /// As [`signal`](Child::signal).
+    #[cfg(unix)]
     pub fn signal_group(&self, sig: i32) -> io::Result<()> {
         self.inner.signal_group(sig)
     }
 
     /// `SIGTERM` to the child (its group when it leads one), `SIGKILL` after `grace`; see
     /// [`crate::Child::shutdown`]. Its timer is async-io's, not tokio's (which a runtime
-    /// may lack).
+    /// may lack). Unix only.
     ///
     /// # Errors
     /// As [`signal`](Child::signal) and [`wait`](Child::wait).
+    #[cfg(unix)]
     pub fn shutdown(
         &mut self,
-        grace: Duration,
-    ) -> impl Future<Output = io::Result<Exit>> + Send + 'static {
+        grace: std::time::Duration,
+    ) -> impl std::future::Future<Output = io::Result<Exit>> + Send + 'static {
         self.stdin.take();
         self.inner.shutdown(grace)
     }

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::{ExitStatus, Output};
 
 use crate::spec::Defaults;
+#[cfg(unix)]
 use crate::unix::{CommandExt as _, PreExec};
+#[cfg(windows)]
+use crate::windows::CommandExt as _;
 use crate::IntoStdio;
 
 use super::Child;
@@ -47,17 +50,17 @@ impl Command {
     }
 
     /// The `std` command, to change it in place. The crate cannot see what is changed there,
-    /// so from this call on the command is spawned by `std` (then `pidfd_open`), as a command
-    /// converted from `std` is; streams set on the `std` command are replaced by this
-    /// command's own, and a [`pre_exec`](Command::pre_exec) hook then fails the spawn with
-    /// `Unsupported`.
+    /// so from this call on the command is spawned by `std` (then, on Linux, `pidfd_open`), as
+    /// a command converted from `std` is; streams set on the `std` command are replaced by
+    /// this command's own, and a `pre_exec` hook (Unix) then fails the spawn with
+    /// `Unsupported`. On Windows every command is spawned by `std` anyway.
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
         self.inner.spec.from_std = true;
         &mut self.inner.spec.std
     }
 
-    /// Converts into the `std` command, streams included; `kill_on_drop` and
-    /// [`pre_exec`](Command::pre_exec) hooks are lost.
+    /// Converts into the `std` command, streams included; `kill_on_drop` and `pre_exec` hooks
+    /// (Unix) are lost.
     pub fn into_std(mut self) -> std::process::Command {
         // Hands the recorded streams to the `std` command; a failure (a hook, a failed dup)
         // leaves them unset, which is all `std` could do with them.
@@ -144,7 +147,8 @@ impl Command {
     }
 
     /// Whether dropping the [`Child`] (or a `status`/`output` future) sends it `SIGKILL`
-    /// (default `false`). Either way a dropped child is reaped in the background.
+    /// (Windows: `TerminateProcess`; default `false`). Either way a dropped child is reaped
+    /// in the background.
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
         self.inner.kill_on_drop(kill_on_drop);
         self
@@ -156,18 +160,21 @@ impl Command {
     }
 
     /// Runs the child as user `id` (`setuid`).
+    #[cfg(unix)]
     pub fn uid(&mut self, id: u32) -> &mut Command {
         self.inner.uid(id);
         self
     }
 
     /// Runs the child as group `id` (`setgid`).
+    #[cfg(unix)]
     pub fn gid(&mut self, id: u32) -> &mut Command {
         self.inner.gid(id);
         self
     }
 
     /// Sets `argv[0]`.
+    #[cfg(unix)]
     pub fn arg0<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
         self.inner.arg0(arg);
         self
@@ -178,25 +185,47 @@ impl Command {
     /// Unlike tokio's, this method is safe and its argument is not a closure: the `unsafe`
     /// promise is made by [`PreExec::new`] (this crate forbids `unsafe` code). A tokio call
     /// `unsafe { cmd.pre_exec(f) }` becomes `cmd.pre_exec(unsafe { PreExec::new(f) })`.
+    #[cfg(unix)]
     pub fn pre_exec(&mut self, hook: PreExec) -> &mut Command {
         self.inner.pre_exec(hook);
         self
     }
 
     /// Puts the child in process group `pgroup`, or in a new group it leads with `0`.
+    #[cfg(unix)]
     pub fn process_group(&mut self, pgroup: i32) -> &mut Command {
         self.inner.process_group(pgroup);
+        self
+    }
+
+    /// Sets the [process creation flags][1] passed to `CreateProcess`, always ORed with
+    /// `CREATE_UNICODE_ENVIRONMENT` (by `std`). Windows only.
+    ///
+    /// [1]: https://learn.microsoft.com/en-us/windows/win32/procthread/process-creation-flags
+    #[cfg(windows)]
+    pub fn creation_flags(&mut self, flags: u32) -> &mut Command {
+        self.inner.creation_flags(flags);
+        self
+    }
+
+    /// Appends `text_to_append_as_is` to the command line without quoting or escaping: for
+    /// `cmd.exe /c`, which does not follow the `CommandLineToArgvW` rules. Windows only.
+    #[cfg(windows)]
+    pub fn raw_arg<S: AsRef<OsStr>>(&mut self, text_to_append_as_is: S) -> &mut Command {
+        self.inner.raw_arg(text_to_append_as_is);
         self
     }
 
     /// Starts the child. Streams not configured are inherited.
     ///
     /// # Errors
-    /// As [`crate::Command::spawn`]; also a piped stream in a runtime built without I/O.
+    /// As [`crate::Command::spawn`]; also, on Unix, a piped stream in a runtime built without
+    /// I/O.
     ///
     /// # Panics
-    /// With a piped stream, outside a tokio runtime, as tokio (the child is killed and reaped
-    /// first).
+    /// On Unix, with a piped stream, outside a tokio runtime, as tokio (the child is killed
+    /// and reaped first). On Windows, as with tokio, a piped stream needs a runtime only to be
+    /// read or written.
     pub fn spawn(&mut self) -> io::Result<Child> {
         Child::spawn(&mut self.inner.spec, Defaults::Inherit)
     }

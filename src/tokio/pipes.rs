@@ -1,97 +1,55 @@
-//! The parent's ends of a child's pipes, as tokio's own pipe types: readiness comes from the
-//! tokio runtime's I/O driver, not from async-io.
+//! The parent's ends of a child's pipes, with tokio's `AsyncRead`/`AsyncWrite`: on Unix
+//! tokio's own pipe types in the runtime's I/O driver (`unix`), on Windows files whose reads
+//! and writes run on the runtime's blocking pool (`windows`), as in tokio.
 
 use std::io;
-use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::process::Stdio;
 use std::task::{Context, Poll};
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use ::tokio::net::unix::pipe::{Receiver, Sender};
 
-/// tokio's message when an I/O object is created outside a runtime, which its own process
-/// tests expect from a spawn with a piped stream.
-pub(super) const NO_RUNTIME: &str =
-    "there is no reactor running, must be called from the context of a Tokio 1.x runtime";
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix::{Reader, Writer};
 
-/// Registers a pipe in the current runtime: `Err` for a runtime built without `enable_io`
-/// (tokio panics there, which is caught), or what registering reports.
-///
-/// # Panics
-/// Outside a tokio runtime, as tokio does.
-fn register<T>(fd: OwnedFd, new: fn(OwnedFd) -> io::Result<T>) -> io::Result<T> {
-    if ::tokio::runtime::Handle::try_current().is_err() {
-        panic!("{NO_RUNTIME}");
-    }
-    super::quietly(move || new(fd)).unwrap_or_else(|| {
-        Err(io::Error::other(
-            "childfd::tokio: a piped stream needs a tokio runtime with I/O: call `enable_io` \
-             (or `enable_all`) on the runtime builder",
-        ))
-    })
-}
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows::{Reader, Writer};
 
 macro_rules! pipe {
-    ($(#[$doc:meta])* $name:ident, $inner:ty, $std:ty) => {
+    ($(#[$doc:meta])* $name:ident, $inner:ty) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name(pub(super) $inner);
 
-        impl $name {
-            /// Wraps a `std` pipe end: it is made non-blocking and registered in the current
-            /// tokio runtime.
-            ///
-            /// # Errors
-            /// The descriptor is not a pipe, registering it failed, or the runtime has no I/O
-            /// driver.
-            ///
-            /// # Panics
-            /// Outside a tokio runtime, as tokio does.
-            pub fn from_std(inner: $std) -> io::Result<Self> {
-                register(OwnedFd::from(inner), <$inner>::from_owned_fd).map($name)
-            }
-
-            /// Takes the descriptor out of tokio's reactor, blocking again (as tokio's), to be
-            /// used elsewhere.
-            ///
-            /// # Errors
-            /// Deregistering or clearing `O_NONBLOCK` failed.
-            pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
-                self.0.into_blocking_fd()
-            }
-        }
-
         impl TryInto<Stdio> for $name {
             type Error = io::Error;
 
-            /// As [`into_owned_fd`](Self::into_owned_fd). A command given the result is spawned
-            /// by `std`; pass the pipe itself to [`Command::stdin`](super::Command::stdin) to
-            /// stay on the crate's engine.
+            /// As `into_owned_fd` (Unix) or `into_owned_handle` (Windows). On Unix a command
+            /// given the result is spawned by `std`; pass the pipe itself to
+            /// [`Command::stdin`](super::Command::stdin) to stay on the crate's engine.
             fn try_into(self) -> io::Result<Stdio> {
-                self.into_owned_fd().map(Stdio::from)
+                #[cfg(unix)]
+                return self.into_owned_fd().map(Stdio::from);
+                #[cfg(windows)]
+                return self.into_owned_handle().map(Stdio::from);
             }
         }
 
         impl crate::stdio::Sealed for $name {}
         impl crate::IntoStdio for $name {
             fn into_childfd_stdio(self) -> crate::Stdio {
-                match self.into_owned_fd() {
-                    Ok(fd) => crate::Stdio::from(fd),
+                #[cfg(unix)]
+                let owned = self.into_owned_fd();
+                #[cfg(windows)]
+                let owned = self.into_owned_handle();
+                match owned {
+                    Ok(owned) => crate::Stdio::from(owned),
                     Err(e) => crate::Stdio::failed(e),
                 }
-            }
-        }
-
-        impl AsFd for $name {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.0.as_fd()
-            }
-        }
-
-        impl AsRawFd for $name {
-            fn as_raw_fd(&self) -> RawFd {
-                self.0.as_raw_fd()
             }
         }
     };
@@ -101,20 +59,17 @@ pipe!(
     /// The child's standard input, writable with tokio's [`AsyncWrite`]. Dropping it closes
     /// the pipe: end of file for the child.
     ChildStdin,
-    Sender,
-    std::process::ChildStdin
+    Writer
 );
 pipe!(
     /// The child's standard output, readable with tokio's [`AsyncRead`].
     ChildStdout,
-    Receiver,
-    std::process::ChildStdout
+    Reader
 );
 pipe!(
     /// The child's standard error, readable with tokio's [`AsyncRead`].
     ChildStderr,
-    Receiver,
-    std::process::ChildStderr
+    Reader
 );
 
 impl AsyncWrite for ChildStdin {
