@@ -32,6 +32,8 @@
 //!   thread): slower by one thread hop, never a hang. On a current-thread runtime, a wait
 //!   polled outside a task (in `block_on`, or under another executor while the runtime is only
 //!   entered) watches both, since nothing says whether the runtime is being driven.
+//! - [`ChildSet`] (many children, whichever exits first) has its members' pidfds in an epoll
+//!   of its own, which is the one descriptor registered in tokio's driver.
 //! - Pipes are tokio's own [`pipe`](::tokio::net::unix::pipe) types: they need a runtime with
 //!   I/O, as tokio's do.
 //!
@@ -60,10 +62,14 @@
 mod child;
 mod command;
 mod pipes;
+#[cfg(unix)]
+mod set;
 
 pub use child::Child;
 pub use command::Command;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
+#[cfg(unix)]
+pub use set::ChildSet;
 
 use std::io;
 use std::sync::Arc;
