@@ -44,6 +44,8 @@ pub(crate) struct Set<C> {
     helper: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// Members inserted so far, to order those that share a pid.
     inserted: u64,
+    /// Members the backstop watches (not `watched` here).
+    unwatched: usize,
 }
 
 struct Member<C> {
@@ -65,6 +67,7 @@ impl<C: AsChild> Set<C> {
             wait_id: 0,
             helper: None,
             inserted: 0,
+            unwatched: 0,
         }
     }
 
@@ -79,6 +82,7 @@ impl<C: AsChild> Set<C> {
         let watched = self.watch.add(&child.state, key);
         if !watched {
             let _ = child.reactor.adopt(&child.state);
+            self.unwatched += 1;
         }
         self.inserted += 1;
         let order = self.inserted;
@@ -97,12 +101,19 @@ impl<C: AsChild> Set<C> {
 
     pub(crate) fn remove(&mut self, pid: u32) -> Option<C> {
         let key = self.find(pid)?;
+        let member = self.remove_key(key);
+        member.child.child().state.leave_set();
+        Some(member.child)
+    }
+
+    fn remove_key(&mut self, key: usize) -> Member<C> {
         let member = self.members.remove(key);
         if member.watched {
             self.watch.remove(key);
+        } else {
+            self.unwatched -= 1;
         }
-        member.child.child().state.leave_set();
-        Some(member.child)
+        member
     }
 
     /// The key of the member `pid` names: the one not yet reaped, else the last inserted.
@@ -144,7 +155,7 @@ impl<C: AsChild> Set<C> {
                 return None;
             }
             if self.watch.is_active() {
-                if self.members.iter().any(|(_, m)| !m.watched) {
+                if self.unwatched > 0 {
                     // Some members are the backstop's, which must then be polled meanwhile.
                     if let Err(e) = start_backstop_thread() {
                         return Some(Err(e));
@@ -183,6 +194,7 @@ impl<C: AsChild> Set<C> {
     /// members go to the backstop, which pushes their exits to the queue.
     pub(crate) fn give_up_watch(&mut self) {
         self.watch = SetWatch::inactive();
+        self.unwatched = self.members.len();
         for (_, member) in self.members.iter_mut() {
             if std::mem::take(&mut member.watched) {
                 let child = member.child.child();
@@ -230,9 +242,7 @@ impl<C: AsChild> Set<C> {
                 // Name the member whose status was lost: it leaves the set with this error.
                 Err(e) => Err(io::Error::new(e.kind(), format!("child {pid}: {e}"))),
             };
-            if self.members.remove(key).watched {
-                self.watch.remove(key);
-            }
+            self.remove_key(key);
             return Some(exit);
         }
         None
@@ -272,9 +282,19 @@ impl<C: AsChild> Set<C> {
         }
     }
 
+    /// `help_drive` where the backstop watches some members: a set whose members are all in
+    /// its own poller does not need the backstop to be driven.
+    #[cfg(all(target_os = "linux", feature = "tokio"))]
+    pub(crate) fn help_drive_if_needed(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        if self.unwatched == 0 {
+            return Poll::Pending;
+        }
+        self.help_drive(cx)
+    }
+
     /// While no reactor thread exists, the waiter watches the backstop's poller too (see
     /// `driver()`). Always `Pending`, unless that poll reaped a member.
-    pub(crate) fn help_drive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+    fn help_drive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         if let Ok(reactor) = Reactor::get() {
             if !reactor.drivers.thread_started() {
                 let _ = reactor.try_poll_now();

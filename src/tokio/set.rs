@@ -305,7 +305,7 @@ mod linux {
                 }
                 // The runtime is shutting down.
                 Poll::Ready(Err(_)) => true,
-                Poll::Pending if *driven => return set.help_drive(cx),
+                Poll::Pending if *driven => return set.help_drive_if_needed(cx),
                 Poll::Pending => break,
             };
             if driver_gone {
