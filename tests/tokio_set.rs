@@ -161,6 +161,29 @@ fn a_runtime_entered_but_never_driven_and_no_runtime_at_all() {
 }
 
 #[test]
+fn a_runtime_shut_down_mid_wait_hands_the_set_to_the_crates_reactor() {
+    let rt = multi_thread();
+    let handle = rt.handle().clone();
+    let (started, waiting) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _entered = handle.enter();
+        let mut set = ChildSet::new();
+        let pid = set.insert(sh("sleep 0.5; exit 13").spawn().unwrap());
+        started.send(()).unwrap();
+        // Registered in `rt`'s driver (a multi-thread runtime's is always driven), which is
+        // shut down under it.
+        let (reported, exit) = common::block_on(set.next()).unwrap().unwrap();
+        assert_eq!((reported, exit.status().code()), (pid, Some(13)));
+        pid
+    });
+    waiting.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let pid = waiter.join().unwrap();
+    assert!(!is_child(pid));
+}
+
+#[test]
 fn removed_members_are_given_back_with_their_pipes() {
     use tokio::io::AsyncReadExt;
     in_each_runtime(|| async {
