@@ -118,19 +118,15 @@ impl SetWatch {
 
     /// Ready when the poller may have events (or a member is due to be watched again).
     pub(super) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.poller.get().is_none() {
+        let Some(poller) = self.poller.get().cloned() else {
             return Poll::Pending;
-        }
+        };
         if self.poll_retry(cx) {
             return Poll::Ready(Ok(()));
         }
-        let Some(poller) = self.poller.get() else {
-            return Poll::Pending;
-        };
         #[cfg(unix)]
         {
             if self.source.is_none() {
-                let poller = poller.clone();
                 self.source = Some(crate::aio::guarded(|| {
                     async_io::Async::new_nonblocking(poller)
                 })?);
