@@ -99,23 +99,36 @@ impl SetWatch {
         self.retry.retain(|(_, k)| *k != key);
     }
 
+    /// The poller, once it exists.
+    #[cfg(all(target_os = "linux", feature = "tokio"))]
+    pub(super) fn poller_if_active(&self) -> Option<Arc<Poller>> {
+        self.poller.get().cloned()
+    }
+
+    /// Whether a member is due to be watched again (after readiness that was not an exit);
+    /// otherwise `cx` is woken when one is. An error: async-io's reactor, whose timer this is,
+    /// could not be started.
+    pub(super) fn poll_retry(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let Some(at) = self.next_retry() else {
+            return Ok(false);
+        };
+        crate::aio::start()?;
+        let timer = self.timer.get_or_insert_with(|| async_io::Timer::at(at));
+        timer.set_at(at);
+        Ok(std::future::Future::poll(std::pin::Pin::new(timer), cx).is_ready())
+    }
+
     /// Ready when the poller may have events (or a member is due to be watched again).
     pub(super) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(poller) = self.poller.get() else {
+        let Some(poller) = self.poller.get().cloned() else {
             return Poll::Pending;
         };
-        if let Some(at) = self.next_retry() {
-            crate::aio::start()?;
-            let timer = self.timer.get_or_insert_with(|| async_io::Timer::at(at));
-            timer.set_at(at);
-            if std::future::Future::poll(std::pin::Pin::new(timer), cx).is_ready() {
-                return Poll::Ready(Ok(()));
-            }
+        if self.poll_retry(cx)? {
+            return Poll::Ready(Ok(()));
         }
         #[cfg(unix)]
         {
             if self.source.is_none() {
-                let poller = poller.clone();
                 self.source = Some(crate::aio::guarded(|| {
                     async_io::Async::new_nonblocking(poller)
                 })?);
@@ -134,20 +147,22 @@ impl SetWatch {
     }
 
     /// Waits at most `timeout` for members' readiness and reaps them, through `member`, which
-    /// names the child of a key.
+    /// names the child of a key. `Ok(true)`: fewer events than `Events` holds were returned,
+    /// so the poller had no more.
     pub(super) fn poll(
         &mut self,
         timeout: Option<Duration>,
         member: impl Fn(usize) -> Option<(&'static Reactor, Arc<ChildState>)>,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         let Some(poller) = self.poller.get().cloned() else {
-            return Ok(());
+            return Ok(true);
         };
         self.rearm_due();
         let timeout = until_retry(timeout, self.next_retry());
         let mut events = self.events.take().unwrap_or_default();
         events.clear();
         let waited = poller.wait(&mut events, timeout);
+        let emptied = events.len() < events.capacity().get();
         for key in events.iter().map(|ev| ev.key) {
             let Some((reactor, state)) = member(key) else {
                 continue;
@@ -164,7 +179,7 @@ impl SetWatch {
         events.clear();
         self.events = Some(events);
         self.rearm_due();
-        waited.map(drop)
+        waited.map(|_| emptied)
     }
 
     fn next_retry(&self) -> Option<Instant> {

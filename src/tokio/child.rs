@@ -61,6 +61,15 @@ impl Child {
         }
     }
 
+    /// The crate's child inside, for [`ChildSet`](super::ChildSet).
+    pub(super) fn inner(&self) -> &crate::Child {
+        &self.inner
+    }
+
+    pub(super) fn inner_mut(&mut self) -> &mut crate::Child {
+        &mut self.inner
+    }
+
     /// The child's process id, or `None` once a wait ([`wait`](Child::wait),
     /// [`try_wait`](Child::try_wait), ...) has returned its exit, as in tokio.
     ///

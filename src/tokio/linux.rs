@@ -70,7 +70,7 @@ pub(super) async fn exited(
 /// a hang. The probe costs the scheduler one non-blocking turn of its driver. Not told apart:
 /// a second runtime entered inside a current-thread runtime's `block_on` (its driver is
 /// trusted, as tokio's own `AsyncFd` would be).
-fn in_scheduler() -> bool {
+pub(super) fn in_scheduler() -> bool {
     use std::cell::Cell;
     use std::future::Future;
     use std::sync::OnceLock;

@@ -33,6 +33,8 @@
 //!   its `block_on` body (`#[tokio::main(flavor = "current_thread")]`, `#[tokio::test]`) or a
 //!   task is watched by tokio alone; one polled by another executor while the runtime is only
 //!   entered (`rt.enter()`), where nothing may drive tokio's driver, is watched by both.
+//! - [`ChildSet`] (many children, whichever exits first) has its members' pidfds in an epoll
+//!   of its own, which is the one descriptor registered in tokio's driver.
 //! - Pipes are tokio's own `tokio::net::unix::pipe` types: they need a runtime with I/O, as
 //!   tokio's do.
 //!
@@ -80,10 +82,14 @@
 mod child;
 mod command;
 mod pipes;
+#[cfg(unix)]
+mod set;
 
 pub use child::Child;
 pub use command::Command;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
+#[cfg(unix)]
+pub use set::ChildSet;
 
 use std::io;
 use std::sync::Arc;
