@@ -324,3 +324,31 @@ impl<C> Drop for Set<C> {
         self.queue.waiters.unregister(self.wait_id);
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::Set;
+    use crate::{Child, Command};
+
+    /// A set that gave up its own watch (an `epoll_wait` error, or async-io refusing its
+    /// poller) leaves later members to the backstop too: a second poller would be one the
+    /// queue's notifier does not wake, and the backstop's exits would reach nobody.
+    #[test]
+    fn a_set_that_gave_up_its_watch_never_makes_another_poller() {
+        let mut set: Set<Child> = Set::new();
+        let first = Command::new("true").spawn().unwrap();
+        set.insert(first);
+        assert!(set.watch.is_active() || crate::backend().unwrap().name() != "pidfd");
+        set.give_up_watch();
+        let second = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let pid = set.insert(second);
+        assert!(!set.watch.is_active(), "a new poller was made");
+        let mut codes = Vec::new();
+        while let Some(item) = set.next_blocking() {
+            let (member, exit) = item.unwrap();
+            codes.push((member == pid, exit.status().code()));
+        }
+        codes.sort();
+        assert_eq!(codes, [(false, Some(0)), (true, Some(3))]);
+    }
+}

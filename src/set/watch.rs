@@ -34,6 +34,9 @@ pub(super) struct SetWatch {
     /// Members to watch again, and when (after readiness that was not an exit).
     retry: Vec<(Instant, usize)>,
     timer: Option<async_io::Timer>,
+    /// Given up (see [`inactive`](SetWatch::inactive)): no member is watched here again, so
+    /// no poller is made that the queue's notifier, made for the first one, would not wake.
+    given_up: bool,
 }
 
 impl SetWatch {
@@ -43,7 +46,10 @@ impl SetWatch {
 
     /// A watch that never watches: every member is left to the backstop.
     pub(super) fn inactive() -> SetWatch {
-        SetWatch::default()
+        SetWatch {
+            given_up: true,
+            ..SetWatch::default()
+        }
     }
 
     /// What the set's queue calls when the backstop pushes an exit: wakes the poller's waiter.
@@ -64,7 +70,7 @@ impl SetWatch {
     /// Watches the member `key` if it has a pidfd. `false`: the backstop must.
     pub(super) fn add(&mut self, state: &ChildState, key: usize) -> bool {
         #[cfg(target_os = "linux")]
-        if let Some(fd) = state.pidfd() {
+        if let Some(fd) = state.pidfd().filter(|_| !self.given_up) {
             let Some(poller) = self.poller() else {
                 return false;
             };
