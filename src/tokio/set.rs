@@ -20,7 +20,7 @@ use super::Child;
 /// child or thousands, with no task per child. Where tokio cannot watch it (outside a
 /// runtime, in a runtime built without `enable_io`, once the runtime is shutting down) it
 /// goes through the crate's reactor instead, as [`Child::wait`] does; on a current-thread
-/// runtime polled outside its tasks, through both. Members of other backends (the
+/// runtime only entered (`rt.enter()`) and polled by another executor, through both. Members of other backends (the
 /// helper-thread fallback, FreeBSD, macOS) are watched by the crate's backstop reactor,
 /// which tells the set of each exit.
 ///
