@@ -15,48 +15,9 @@ echo "== this crate's tokio tests (backend: probed)"
 cargo test --features tokio $own
 echo "== this crate's tokio tests (backend: CHILDFD_BACKEND=thread)"
 CHILDFD_BACKEND=thread cargo test --features tokio $own
-version=$(cargo metadata --format-version 1 --features tokio |
-  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tokio"))')
 work=$repo/target/tokio-process-tests
-rm -rf "$work/tests"
-mkdir -p "$work/src" "$work/tests"
-cat >"$work/Cargo.toml" <<EOF
-[package]
-name = "tokio-process-tests-on-childfd"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-# The cfgs tokio's tests check.
-[features]
-default = ["full", "process"]
-full = []
-process = []
-
-[dev-dependencies]
-childfd = { path = "$repo", features = ["tokio"] }
-tokio = { version = "=$version", features = ["full"] }
-tokio-test = "0.4"
-futures = "0.3"
-libc = "0.2"
-
-[workspace]
-EOF
-echo >"$work/src/lib.rs"
+bash ci/tokio-project.sh "$work"
 cd "$work"
-cargo fetch --quiet
-src=$(cargo metadata --format-version 1 |
-  python3 -c 'import json,os,sys; print(os.path.dirname(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tokio")))')
-count=0
-for f in "$src"/tests/process_*.rs; do
-  sed 's/tokio::process/childfd::tokio/g' "$f" >"tests/$(basename "$f")"
-  count=$((count + 1))
-done
-echo "== tokio $version: $count process test files, tokio::process -> childfd::tokio"
-if grep -l 'tokio::process' tests/*.rs; then
-  echo "a test still uses tokio::process" >&2
-  exit 1
-fi
 echo "== backend: probed"
 cargo test --tests
 echo "== backend: CHILDFD_BACKEND=thread"

@@ -70,56 +70,13 @@ echo "== this crate's tokio tests: --features tokio --target $target (under wine
 # shellcheck disable=SC2086
 run --target "$target" --features tokio $own
 
-# tokio's own process tests with `tokio::process` replaced by `childfd::tokio`, nothing else
-# changed, as in ci/tokio.sh: fetched by cargo at run time, never committed. Those that build
-# on Windows are process_smoke.rs, process_kill_after_wait.rs and process_raw_handle.rs; the
-# others are `cfg(unix)` and build as empty binaries.
-version=$(cargo metadata --format-version 1 --features tokio |
-  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tokio"))')
+# tokio's own process tests with `tokio::process` replaced by `childfd::tokio` (see
+# ci/tokio-project.sh), as in ci/tokio.sh. Those that build on Windows are process_smoke.rs,
+# process_kill_after_wait.rs and process_raw_handle.rs; the others are `cfg(unix)` and build
+# as empty binaries.
 work=$repo/target/tokio-process-tests-windows
-rm -rf "$work/tests"
-mkdir -p "$work/src" "$work/tests"
-cat >"$work/Cargo.toml" <<MANIFEST
-[package]
-name = "tokio-process-tests-on-childfd"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-# The cfgs tokio's tests check.
-[features]
-default = ["full", "process"]
-full = []
-process = []
-
-[dev-dependencies]
-childfd = { path = "$repo", features = ["tokio"] }
-tokio = { version = "=$version", features = ["full"] }
-tokio-test = "0.4"
-futures = "0.3"
-libc = "0.2"
-
-# process_raw_handle.rs calls GetProcessId.
-[target.'cfg(windows)'.dev-dependencies]
-windows-sys = { version = "0.61", features = ["Win32_Foundation", "Win32_System_Threading"] }
-
-[workspace]
-MANIFEST
-echo >"$work/src/lib.rs"
+bash ci/tokio-project.sh "$work"
 cd "$work"
-cargo fetch --quiet
-src=$(cargo metadata --format-version 1 |
-  python3 -c 'import json,os,sys; print(os.path.dirname(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tokio")))')
-count=0
-for f in "$src"/tests/process_*.rs; do
-  sed 's/tokio::process/childfd::tokio/g' "$f" >"tests/$(basename "$f")"
-  count=$((count + 1))
-done
-echo "== tokio $version: $count process test files, tokio::process -> childfd::tokio (under wine)"
-if grep -l 'tokio::process' tests/*.rs; then
-  echo "a test still uses tokio::process" >&2
-  exit 1
-fi
 # Excluded, by name: drop_pending_child_unregisters_wait_before_closing_handle
 # (process_raw_handle.rs). It checks tokio's own wait registration: that a `wait` future
 # dropped while pending leaves its RegisterWaitForSingleObject wait, and the waker stored in
