@@ -83,7 +83,7 @@ impl SetWatch {
             self.watches[key] = Some(watch);
             return true;
         }
-        let _ = (state, key);
+        let _ = (state, key, self.given_up);
         false
     }
 

@@ -61,11 +61,13 @@ impl Child {
         }
     }
 
-    /// The crate's child inside, for [`ChildSet`](super::ChildSet).
+    /// The crate's child inside, for `ChildSet` (Unix).
+    #[cfg(unix)]
     pub(super) fn inner(&self) -> &crate::Child {
         &self.inner
     }
 
+    #[cfg(unix)]
     pub(super) fn inner_mut(&mut self) -> &mut crate::Child {
         &mut self.inner
     }

@@ -33,7 +33,7 @@
 //!   its `block_on` body (`#[tokio::main(flavor = "current_thread")]`, `#[tokio::test]`) or a
 //!   task is watched by tokio alone; one polled by another executor while the runtime is only
 //!   entered (`rt.enter()`), where nothing may drive tokio's driver, is watched by both.
-//! - [`ChildSet`] (many children, whichever exits first) has its members' pidfds in an epoll
+//! - `ChildSet` (Unix: many children, whichever exits first) has its members' pidfds in an epoll
 //!   of its own, which is the one descriptor registered in tokio's driver.
 //! - Pipes are tokio's own `tokio::net::unix::pipe` types: they need a runtime with I/O, as
 //!   tokio's do.
