@@ -17,7 +17,6 @@ use crate::wait;
 use crate::Exit;
 
 /// The `std` pipes `Child::spawn_std_pipes` returns: stdin, stdout, stderr.
-#[cfg(feature = "tokio")]
 pub(crate) type StdPipes = (
     Option<std::process::ChildStdin>,
     Option<std::process::ChildStdout>,
@@ -70,17 +69,8 @@ impl Child {
         defaults: Defaults,
         reap_on_drop: bool,
     ) -> io::Result<Child> {
-        let kill_on_drop = spec.kill_on_drop;
-        let reactor = Reactor::get()?;
-        let ((state, pipes), job) =
-            crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults, reap_on_drop))?;
-        let Pipes {
-            stdin,
-            stdout,
-            stderr,
-            #[cfg(windows)]
-            handle,
-        } = pipes;
+        let (mut child, (stdin, stdout, stderr)) =
+            Child::spawn_std_pipes(spec, defaults, reap_on_drop)?;
         let streams = (|| {
             Ok::<_, io::Error>((
                 stdin.map(ChildStdin::new).transpose()?,
@@ -88,44 +78,31 @@ impl Child {
                 stderr.map(ChildStderr::new).transpose()?,
             ))
         })();
-        let (stdin, stdout, stderr) = match streams {
-            Ok(streams) => streams,
-            Err(e) => {
-                // Nothing can be counted on to reap it later (async-io or the reactor thread
-                // may be what failed to start, at the process limit): kill and reap it now.
-                reactor.abort(&state);
-                if let Some(job) = job {
-                    job.abort(&state);
-                }
-                return Err(e);
+        match streams {
+            Ok((stdin, stdout, stderr)) => {
+                (child.stdin, child.stdout, child.stderr) = (stdin, stdout, stderr);
+                Ok(child)
             }
-        };
-        let child = Child {
-            stdin,
-            stdout,
-            stderr,
-            #[cfg(windows)]
-            handle,
-            state,
-            reactor,
-            kill_on_drop,
-            reap_on_drop,
-            job,
-        };
-        Ok(child)
+            Err(e) => {
+                child.abort();
+                Err(e)
+            }
+        }
     }
 
-    /// Spawns without wrapping the pipes in async-io sources: `crate::tokio` hands them to
-    /// tokio instead. The caller owns the pipes, and must `abort` the child if it cannot use
-    /// them.
-    #[cfg(feature = "tokio")]
+    /// Spawns without wrapping the pipes in async-io sources (`crate::tokio` hands them to
+    /// tokio instead). The caller owns the pipes, and must [`abort`](Child::abort) the child
+    /// if it cannot use them.
     pub(crate) fn spawn_std_pipes(
         spec: &mut Spec,
         defaults: Defaults,
+        reap_on_drop: bool,
     ) -> io::Result<(Child, StdPipes)> {
+        // A stream whose conversion failed when it was set (`dup` at `EMFILE`).
+        spec.check()?;
         let reactor = Reactor::get()?;
         let ((state, pipes), job) =
-            crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults, true))?;
+            crate::job::spawn(spec, |spec| reactor.spawn(spec, defaults, reap_on_drop))?;
         let Pipes {
             stdin,
             stdout,
@@ -142,10 +119,20 @@ impl Child {
             state,
             reactor,
             kill_on_drop: spec.kill_on_drop,
-            reap_on_drop: true,
+            reap_on_drop,
             job,
         };
         Ok((child, (stdin, stdout, stderr)))
+    }
+
+    /// Kills and reaps, now, a child whose spawn cannot be completed (its pipes could not be
+    /// set up): nothing can be counted on to reap it later, since async-io or the reactor's
+    /// thread may be what failed to start, at the process limit. Its job goes with it.
+    pub(crate) fn abort(mut self) {
+        self.reactor.abort(&self.state);
+        if let Some(job) = self.job.take() {
+            job.abort(&self.state);
+        }
     }
 
     /// The child's process id.

@@ -336,7 +336,6 @@ impl Command {
     ///   [`io::stdout()`](std::io::stdout) for [`Stdio::from`](crate::Stdio)).
     /// - `Unsupported`: this OS has no backend yet (only Linux has one today).
     pub fn spawn(&mut self) -> io::Result<Child> {
-        self.spec.check()?;
         Child::spawn(&mut self.spec, Defaults::Inherit, self.reap_on_drop)
     }
 
@@ -373,10 +372,7 @@ impl Command {
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::output`].
     pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
-        let child = self
-            .spec
-            .check()
-            .and_then(|()| Child::spawn(&mut self.spec, Defaults::Output, self.reap_on_drop));
+        let child = Child::spawn(&mut self.spec, Defaults::Output, self.reap_on_drop);
         async { child?.output().await }
     }
 }

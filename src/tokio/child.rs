@@ -31,8 +31,7 @@ pub struct Child {
 
 impl Child {
     pub(super) fn spawn(spec: &mut Spec, defaults: Defaults) -> io::Result<Child> {
-        spec.check()?;
-        let (inner, (stdin, stdout, stderr)) = crate::Child::spawn_std_pipes(spec, defaults)?;
+        let (inner, (stdin, stdout, stderr)) = crate::Child::spawn_std_pipes(spec, defaults, true)?;
         let streams = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Ok::<_, io::Error>((
                 stdin.map(ChildStdin::from_std).transpose()?,
@@ -49,13 +48,12 @@ impl Child {
                 waited: false,
             }),
             Ok(Err(e)) => {
-                inner.reactor.abort(&inner.state);
+                inner.abort();
                 Err(e)
             }
             Err(panic) => {
                 // Outside a runtime (Unix): tokio's panic, once the child is gone.
-                inner.reactor.abort(&inner.state);
-                drop(inner);
+                inner.abort();
                 std::panic::resume_unwind(panic)
             }
         }
