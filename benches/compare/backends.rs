@@ -127,6 +127,33 @@ pub(crate) fn missing_pipe() -> io::Error {
     io::Error::other("no stdout pipe")
 }
 
+/// Reads a child's stdout pipe (futures-io: async-process, `childfd`) to its end.
+pub(crate) fn read_futures_pipe<'a, R>(pipe: Option<R>) -> BoxFut<'a, io::Result<Vec<u8>>>
+where
+    R: futures_lite::AsyncRead + Unpin + 'a,
+{
+    use futures_lite::AsyncReadExt;
+    Box::pin(async move {
+        let mut buf = Vec::new();
+        pipe.ok_or_else(missing_pipe)?.read_to_end(&mut buf).await?;
+        Ok(buf)
+    })
+}
+
+/// Reads a child's stdout pipe (tokio's I/O traits: `tokio::process`, `childfd::tokio`) to
+/// its end.
+pub(crate) fn read_tokio_pipe<'a, R>(pipe: Option<R>) -> BoxFut<'a, io::Result<Vec<u8>>>
+where
+    R: tokio::io::AsyncRead + Unpin + 'a,
+{
+    use tokio::io::AsyncReadExt;
+    Box::pin(async move {
+        let mut buf = Vec::new();
+        pipe.ok_or_else(missing_pipe)?.read_to_end(&mut buf).await?;
+        Ok(buf)
+    })
+}
+
 /// Implements the command half of [`AsyncBackend`] for a crate whose `Command` has the
 /// `std` shape and a `From<std::process::Command>`.
 macro_rules! command_methods {
@@ -182,13 +209,7 @@ impl AsyncBackend for AsyncProcess {
         &self,
         child: &'a mut async_process::Child,
     ) -> BoxFut<'a, io::Result<Vec<u8>>> {
-        use futures_lite::AsyncReadExt;
-        let pipe = child.stdout.take();
-        Box::pin(async move {
-            let mut buf = Vec::new();
-            pipe.ok_or_else(missing_pipe)?.read_to_end(&mut buf).await?;
-            Ok(buf)
-        })
+        read_futures_pipe(child.stdout.take())
     }
 }
 
@@ -238,13 +259,7 @@ impl AsyncBackend for Tokio {
         &self,
         child: &'a mut tokio::process::Child,
     ) -> BoxFut<'a, io::Result<Vec<u8>>> {
-        use tokio::io::AsyncReadExt;
-        let pipe = child.stdout.take();
-        Box::pin(async move {
-            let mut buf = Vec::new();
-            pipe.ok_or_else(missing_pipe)?.read_to_end(&mut buf).await?;
-            Ok(buf)
-        })
+        read_tokio_pipe(child.stdout.take())
     }
 }
 

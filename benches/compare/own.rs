@@ -28,7 +28,8 @@ use platform::linux::PidFd;
 use platform::unix::prepare::{SpawnRequest, StdioPlan};
 
 use crate::backends::{
-    missing_pipe, smol_tasks, success, AsyncBackend, BoxFut, Out, SendFut, Spec, SyncBackend, Tokio,
+    missing_pipe, read_futures_pipe, smol_tasks, success, AsyncBackend, BoxFut, Out, SendFut, Spec,
+    SyncBackend, Tokio,
 };
 use crate::sys;
 
@@ -102,13 +103,7 @@ impl AsyncBackend for Childfd {
     smol_tasks!();
 
     fn read_stdout<'a>(&self, child: &'a mut childfd::Child) -> BoxFut<'a, io::Result<Vec<u8>>> {
-        use futures_lite::AsyncReadExt;
-        let pipe = child.stdout.take();
-        Box::pin(async move {
-            let mut buf = Vec::new();
-            pipe.ok_or_else(missing_pipe)?.read_to_end(&mut buf).await?;
-            Ok(buf)
-        })
+        read_futures_pipe(child.stdout.take())
     }
 }
 

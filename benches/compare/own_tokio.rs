@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 
 use childfd::tokio::{Child, Command};
 
-use crate::backends::{missing_pipe, success, AsyncBackend, BoxFut, Out, SendFut, Spec, Tokio};
+use crate::backends::{read_tokio_pipe, success, AsyncBackend, BoxFut, Out, SendFut, Spec, Tokio};
 
 pub(crate) struct ChildfdTokio(pub(crate) Tokio);
 
@@ -58,12 +58,6 @@ impl AsyncBackend for ChildfdTokio {
     }
 
     fn read_stdout<'a>(&self, child: &'a mut Child) -> BoxFut<'a, io::Result<Vec<u8>>> {
-        use tokio::io::AsyncReadExt;
-        let pipe = child.stdout.take();
-        Box::pin(async move {
-            let mut buf = Vec::new();
-            pipe.ok_or_else(missing_pipe)?.read_to_end(&mut buf).await?;
-            Ok(buf)
-        })
+        read_tokio_pipe(child.stdout.take())
     }
 }
