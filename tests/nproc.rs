@@ -21,8 +21,13 @@ const MODE: &str = "CHILDFD_TEST_NPROC";
 const NOBODY: u32 = 65534;
 const EAGAIN: i32 = 11;
 
+/// Held while a copy runs as `nobody`: each copy places its limit by counting that user's
+/// tasks, which another copy starting or ending would make wrong.
+static AS_NOBODY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn spawn_at_the_process_limit_is_an_error() {
+    let _alone = AS_NOBODY.lock().unwrap_or_else(|e| e.into_inner());
     let uid = rustix::process::geteuid().is_root().then_some(NOBODY);
     let mut failed = Vec::new();
     let mut passed = Vec::new();
@@ -117,6 +122,7 @@ const TIMER_MODE: &str = "CHILDFD_TEST_NPROC_TIMER";
 /// source comes first, so the timer is what starts async-io.
 #[test]
 fn bounded_wait_at_the_process_limit_is_an_error() {
+    let _alone = AS_NOBODY.lock().unwrap_or_else(|e| e.into_inner());
     let uid = rustix::process::geteuid().is_root().then_some(NOBODY);
     let (ok, text) = rerun("timer_limited", TIMER_MODE, "1", uid);
     if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
