@@ -231,3 +231,49 @@ fn id_is_some_until_a_wait_returns_the_exit() {
         assert!(child.wait().await.unwrap().success());
     });
 }
+
+/// A waker that forwards to another: what a combinator like `FuturesUnordered` polls with.
+struct Forward(std::task::Waker);
+
+impl std::task::Wake for Forward {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.wake_by_ref();
+    }
+}
+
+#[test]
+fn only_a_block_on_is_trusted_to_drive_tokio() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Once a wait has run in a `block_on` body, the crate knows that waker's vtable...
+    rt.block_on(async { assert_eq!(exit_code(2).status().await.unwrap().code(), Some(2)) });
+    // ...and another executor's waker is not mistaken for it: nothing drives tokio's driver
+    // there, so the wait completes only if the crate's reactor watches too.
+    let handle = rt.handle().clone();
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _entered = handle.enter();
+        let mut child = exit_code(3).spawn().unwrap();
+        done.send(common::block_on(child.wait()).unwrap().code())
+    });
+    let code = result.recv_timeout(Duration::from_secs(20));
+    assert_eq!(
+        code,
+        Ok(Some(3)),
+        "a foreign executor's wait was left to tokio's idle driver"
+    );
+    // In a `block_on` body behind a wrapped waker, the probe still finds tokio's scheduler.
+    let mut child = exit_code(4).spawn().unwrap();
+    let mut wait = Box::pin(child.wait());
+    let wrapped = std::future::poll_fn(|cx: &mut Context<'_>| -> Poll<_> {
+        let waker = Waker::from(Arc::new(Forward(cx.waker().clone())));
+        wait.as_mut().poll(&mut Context::from_waker(&waker))
+    });
+    assert_eq!(rt.block_on(wrapped).unwrap().code(), Some(4));
+}

@@ -32,7 +32,10 @@
 //!   thread): slower by one thread hop, never a hang. On a current-thread runtime, a wait in
 //!   its `block_on` body (`#[tokio::main(flavor = "current_thread")]`, `#[tokio::test]`) or a
 //!   task is watched by tokio alone; one polled by another executor while the runtime is only
-//!   entered (`rt.enter()`), where nothing may drive tokio's driver, is watched by both.
+//!   entered (`rt.enter()`), where nothing may drive tokio's driver, is watched by both. To
+//!   tell a `block_on` body apart cheaply, the first such wait of the process (Rust ≥ 1.83)
+//!   runs an empty future in a runtime of its own on a short-lived thread, which exits at
+//!   once: the only thread `childfd::tokio` starts.
 //! - `ChildSet` (Unix: many children, whichever exits first) has its members' pidfds in an epoll
 //!   of its own, which is the one descriptor registered in tokio's driver.
 //! - Pipes are tokio's own `tokio::net::unix::pipe` types: they need a runtime with I/O, as

@@ -217,12 +217,12 @@ impl fmt::Debug for ChildSet {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::sync::Arc;
-    use std::task::{Context, Poll};
+    use std::task::{Context, Poll, Waker};
     use std::time::Duration;
 
     use ::tokio::io::unix::AsyncFd;
     use ::tokio::io::Interest;
-    use ::tokio::runtime::{Handle, RuntimeFlavor};
+    use ::tokio::runtime::Handle;
     use polling::Poller;
 
     use super::{Child, Item, Set};
@@ -240,7 +240,7 @@ mod linux {
     }
 
     impl Tokio {
-        fn register(poller: Arc<Poller>) -> Tokio {
+        fn register(poller: Arc<Poller>, waker: &Waker) -> Tokio {
             let Ok(handle) = Handle::try_current() else {
                 return Tokio::Cannot;
             };
@@ -256,9 +256,7 @@ mod linux {
             // As for a single child: a current-thread runtime polled outside its scheduler
             // (merely entered, the set awaited by another executor) may not be driven at all,
             // so async-io watches too.
-            let driven = handle.runtime_flavor() != RuntimeFlavor::CurrentThread
-                || ::tokio::task::try_id().is_some()
-                || crate::tokio::linux::in_scheduler();
+            let driven = crate::tokio::linux::driven(&handle, waker);
             Tokio::Watch { fd, driven }
         }
     }
@@ -282,7 +280,7 @@ mod linux {
                 break;
             };
             if let Tokio::Untried = tokio {
-                *tokio = Tokio::register(poller);
+                *tokio = Tokio::register(poller, cx.waker());
             }
             let Tokio::Watch { fd, driven } = tokio else {
                 break;
