@@ -332,7 +332,9 @@ impl Drop for Child {
         if self.kill_on_drop {
             let _ = self.state.kill();
         }
-        if !self.reap_on_drop {
+        if self.state.is_done() {
+            // Reaped (or released) already: nothing is left to watch.
+        } else if !self.reap_on_drop {
             self.reactor.release(&self.state);
         } else if self.state.mark_dropped() {
             // Nobody can await it any more: the backstop reaps it once it exits.

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
-use crate::backend::Process;
+use crate::backend::Held;
 use crate::sync::{lock, Waiters};
 use crate::Exit;
 
@@ -39,7 +39,7 @@ pub(crate) struct ChildState {
 #[derive(Debug)]
 pub(crate) struct Slot {
     /// `None` once the child has been reaped or released: its descriptor is then closed.
-    pub(crate) process: Option<Box<dyn Process>>,
+    pub(crate) process: Option<Held>,
     /// The child's key in the backstop reactor, once that watches it.
     pub(crate) key: Option<usize>,
     /// Readiness that turned out not to be an exit, in a row: a traced child whose zombie its
@@ -88,7 +88,7 @@ pub(crate) fn until_retry(
 }
 
 impl ChildState {
-    pub(crate) fn new(pid: u32, spawned: Instant, process: Box<dyn Process>) -> Arc<ChildState> {
+    pub(crate) fn new(pid: u32, spawned: Instant, process: Held) -> Arc<ChildState> {
         Arc::new(ChildState {
             pid,
             spawned,
@@ -136,14 +136,6 @@ impl ChildState {
     #[cfg(target_os = "linux")]
     pub(crate) fn pidfd(&self) -> Option<Arc<platform::linux::PidFd>> {
         self.slot().process.as_ref().and_then(|p| p.pidfd())
-    }
-
-    /// Whether a waiter can watch the child itself; if not, the backstop reactor must.
-    pub(crate) fn direct(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        return self.pidfd().is_some();
-        #[cfg(not(target_os = "linux"))]
-        return false;
     }
 
     /// A waiter comes to be (see `wait::Waiter`); `false` if there is nothing left to wait

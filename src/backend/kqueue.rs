@@ -28,10 +28,10 @@ impl Backend for KqueueBackend {
         Ok(Spawned {
             pid: child.id(),
             at,
-            process: Box::new(Watched {
+            process: super::Held::Boxed(Box::new(Watched {
                 child: ChildPid::new(child.id()),
                 watch: None,
-            }),
+            })),
             pipes: super::std_pipes(&mut child),
         })
     }

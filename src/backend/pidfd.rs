@@ -13,7 +13,7 @@ use platform::linux::PidFd;
 use platform::{ExitInfo, Registration};
 use polling::Poller;
 
-use super::{pipes, request, Backend, Process, Spawned};
+use super::{pipes, request, Backend, Held, Process, Spawned};
 use crate::spec::{Defaults, Spec};
 
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl Backend for PidFdBackend {
         Ok(Spawned {
             pid: spawned.pid,
             at,
-            process: Box::new(PidFdProcess::new(pidfd)),
+            process: Held::PidFd(PidFdProcess::new(pidfd)),
             pipes: pipes(spawned.pipes),
         })
     }
@@ -92,7 +92,7 @@ fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
     Ok(Spawned {
         pid,
         at,
-        process: Box::new(PidFdProcess::new(fd)),
+        process: Held::PidFd(PidFdProcess::new(fd)),
         pipes: super::std_pipes(&mut child),
     })
 }
@@ -101,7 +101,7 @@ fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
 /// always deregistered before the descriptor closes), and in the backstop's poller once
 /// adopted. Dropping the process at the reap closes it unless a watch still holds it.
 #[derive(Debug)]
-struct PidFdProcess {
+pub(crate) struct PidFdProcess {
     fd: Arc<PidFd>,
     watch: Option<(Registration<Arc<PidFd>>, usize)>,
 }

@@ -100,10 +100,10 @@ impl Backend for ProcDescBackend {
         Ok(Spawned {
             pid: spawned.pid,
             at,
-            process: Box::new(ProcDescProcess {
+            process: super::Held::Boxed(Box::new(ProcDescProcess {
                 procdesc: spawned.procdesc,
                 watch: None,
-            }),
+            })),
             pipes: pipes(spawned.pipes),
         })
     }

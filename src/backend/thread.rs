@@ -66,7 +66,7 @@ impl Backend for ThreadBackend {
                     return Ok(Spawned {
                         pid: spawned.pid,
                         at,
-                        process: Box::new(Helper::new(spawned.pid)),
+                        process: super::Held::Boxed(Box::new(Helper::new(spawned.pid))),
                         pipes: super::pipes(spawned.pipes),
                     })
                 }
@@ -79,7 +79,7 @@ impl Backend for ThreadBackend {
         Ok(Spawned {
             pid: child.id(),
             at,
-            process: Box::new(Helper::new(child.id())),
+            process: super::Held::Boxed(Box::new(Helper::new(child.id()))),
             pipes: super::std_pipes(&mut child),
         })
     }

@@ -44,7 +44,7 @@ impl Backend for HandleBackend {
         Ok(Spawned {
             pid: child.id(),
             at,
-            process: Box::new(HandleProcess(Watch::Idle(child))),
+            process: super::Held::Boxed(Box::new(HandleProcess(Watch::Idle(child)))),
             pipes,
         })
     }

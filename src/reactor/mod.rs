@@ -138,9 +138,13 @@ impl Reactor {
             let _ = self.try_poll_now();
         }
         let spawned = self.backend.spawn(spec, defaults)?;
+        #[cfg(target_os = "linux")]
+        let direct = spawned.process.pidfd().is_some();
+        #[cfg(not(target_os = "linux"))]
+        let direct = false;
         let state = ChildState::new(spawned.pid, spawned.at, spawned.process);
         state.releasable.store(!reap_on_drop, Ordering::Relaxed);
-        if reap_on_drop && !state.direct() {
+        if reap_on_drop && !direct {
             if let Err(e) = self.adopt(&state) {
                 self.abort(&state);
                 return Err(e);

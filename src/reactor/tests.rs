@@ -16,7 +16,7 @@ use crate::backend::Process;
 
 /// Adopts a mock child, as a dropped `Child` is.
 fn watch(r: &'static Reactor, m: Box<Mock>) -> Arc<ChildState> {
-    let state = ChildState::new(42, Instant::now(), m);
+    let state = ChildState::new(42, Instant::now(), crate::backend::Held::Boxed(m));
     r.adopt(&state).unwrap();
     state
 }
