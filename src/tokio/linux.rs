@@ -146,7 +146,7 @@ async fn watch(
 
 /// Telling the waker of a current-thread runtime's `block_on` from any other, so that a wait
 /// in a `block_on` body (`#[tokio::main(flavor = "current_thread")]`, `#[tokio::test]`) does
-/// not pay for `in_scheduler`'s extra turn of the driver (about 1.4 µs of a 50 µs
+/// not pay for `in_scheduler`'s extra turn of the driver (about 1 µs of a 50 µs
 /// spawn-and-wait, issue 13).
 ///
 /// tokio polls a `block_on` body with a waker of one vtable, its scheduler handle's (tokio 1.x,
