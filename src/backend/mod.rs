@@ -104,8 +104,8 @@ pub(crate) trait Process: Send + fmt::Debug {
 }
 
 /// A backend's child as the crate keeps it: the pidfd backend's (Linux, the common case)
-/// without a box. Each allocation of a spawn costs misses in caches the child just ran over;
-/// this one was measured at a few tenths of a microsecond per child (issue 13).
+/// without a box. Each allocation of a spawn costs misses in caches the child has just run
+/// over: three more in the benchmark's tokio floor cost it about 0.9 µs per child (issue 13).
 #[derive(Debug)]
 pub(crate) enum Held {
     #[cfg(target_os = "linux")]
