@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use childfd::{Command, Stdio};
-use common::{children, eventually, rerun};
+use common::{children, eventually, rerun, tasks_of};
 use futures_lite::AsyncReadExt;
 use rustix::process::{getuid, setrlimit, Resource, Rlimit};
 
@@ -161,28 +161,4 @@ fn timer_limited() {
     assert_eq!(e.raw_os_error(), Some(EAGAIN), "{e:?}");
     println!("NPROC timer: error {e}");
     assert!(child.wait_blocking().unwrap().status().success());
-}
-
-/// Tasks (threads included: the limit counts them) whose real user is `uid`.
-fn tasks_of(uid: u32) -> Option<u64> {
-    let mut count = 0;
-    for proc in std::fs::read_dir("/proc").ok()?.flatten() {
-        if proc.file_name().to_string_lossy().parse::<u32>().is_err() {
-            continue;
-        }
-        let Ok(tasks) = std::fs::read_dir(proc.path().join("task")) else {
-            continue; // Exited meanwhile.
-        };
-        for task in tasks.flatten() {
-            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-                continue;
-            };
-            let real = status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok());
-            count += u64::from(real == Some(uid));
-        }
-    }
-    Some(count)
 }

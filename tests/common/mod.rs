@@ -160,3 +160,27 @@ pub(crate) fn can_steer_pids() -> bool {
 pub(crate) fn next_pid_is(pid: u32) {
     std::fs::write(LAST_PID, (pid - 1).to_string()).unwrap();
 }
+
+/// Tasks (threads included: the limit counts them) whose real user is `uid`.
+pub(crate) fn tasks_of(uid: u32) -> Option<u64> {
+    let mut count = 0;
+    for proc in std::fs::read_dir("/proc").ok()?.flatten() {
+        if proc.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(tasks) = std::fs::read_dir(proc.path().join("task")) else {
+            continue; // Exited meanwhile.
+        };
+        for task in tasks.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            let real = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok());
+            count += u64::from(real == Some(uid));
+        }
+    }
+    Some(count)
+}

@@ -1,0 +1,67 @@
+//! `childfd::tokio` at the process limit (`RLIMIT_NPROC`), in a copy of this test binary run
+//! as `nobody` (as tests/nproc.rs does, which explains why).
+#![cfg(all(feature = "tokio", target_os = "linux"))]
+
+mod common;
+
+use common::{rerun, tasks_of};
+use rustix::process::{getuid, setrlimit, Resource, Rlimit};
+
+const NOBODY: u32 = 65534;
+const TOKIO_MODE: &str = "CHILDFD_TEST_NPROC_TOKIO";
+
+/// `childfd::tokio`'s first wait in a current-thread runtime's `block_on` starts a short-lived
+/// thread to learn tokio's `block_on` waker. At the limit that thread cannot start: the wait
+/// goes on as before it was learnt (probing), and completes.
+#[test]
+fn tokio_wait_at_the_process_limit_still_completes() {
+    let uid = rustix::process::geteuid().is_root().then_some(NOBODY);
+    let (ok, text) = rerun("tokio_limited", TOKIO_MODE, "1", uid);
+    if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
+        common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+        return;
+    }
+    assert!(ok && text.contains("NPROC tokio: waited"), "{text}");
+}
+
+/// The body, run by the test above in a copy of this binary; a no-op otherwise.
+#[test]
+fn tokio_limited() {
+    if std::env::var_os(TOKIO_MODE).is_none() {
+        return;
+    }
+    let backend = childfd::backend().unwrap();
+    if backend.name() != "pidfd" {
+        common::skip(format_args!(
+            "the {backend} backend is not watched through tokio's driver"
+        ));
+        return;
+    }
+    let uid = getuid().as_raw();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut child = rt
+        .block_on(async { childfd::tokio::Command::new("sleep").arg("0.3").spawn() })
+        .unwrap();
+    let Some(tasks) = tasks_of(uid) else {
+        common::skip(format_args!(
+            "cannot read the tasks in /proc, so the limit cannot be placed"
+        ));
+        return;
+    };
+    let limit = Rlimit {
+        current: Some(tasks),
+        maximum: Some(tasks),
+    };
+    setrlimit(Resource::Nproc, limit).unwrap();
+    if let Ok(thread) = std::thread::Builder::new().spawn(|| {}) {
+        let _ = thread.join();
+        common::skip(format_args!("the limit is not enforced here (uid {uid})"));
+        return;
+    }
+    let status = rt.block_on(child.wait()).unwrap();
+    assert!(status.success());
+    println!("NPROC tokio: waited");
+}
