@@ -13,9 +13,9 @@ mod common;
 use std::time::Duration;
 
 use childfd::{Command, Stdio};
-use common::{children, eventually, rerun, tasks_of};
+use common::{children, eventually, rerun};
 use futures_lite::AsyncReadExt;
-use rustix::process::{getuid, setrlimit, Resource, Rlimit};
+use rustix::process::getuid;
 
 const MODE: &str = "CHILDFD_TEST_NPROC";
 const NOBODY: u32 = 65534;
@@ -65,17 +65,9 @@ fn limited() {
         return;
     };
     let uid = getuid().as_raw();
-    let Some(tasks) = tasks_of(uid) else {
-        common::skip(format_args!(
-            "cannot read the tasks in /proc, so the limit cannot be placed"
-        ));
+    if !common::limit_tasks(room) {
         return;
-    };
-    let limit = Rlimit {
-        current: Some(tasks + room),
-        maximum: Some(tasks + room),
-    };
-    setrlimit(Resource::Nproc, limit).unwrap();
+    }
     // Not common::block_on: its timer would start async-io before the spawn.
     let result = futures_lite::future::block_on(async {
         let mut child = Command::new("sh")
@@ -138,22 +130,8 @@ fn timer_limited() {
     if std::env::var_os(TIMER_MODE).is_none() {
         return;
     }
-    let uid = getuid().as_raw();
     let mut child = Command::new("sleep").arg("0.3").spawn().unwrap();
-    let Some(tasks) = tasks_of(uid) else {
-        common::skip(format_args!(
-            "cannot read the tasks in /proc, so the limit cannot be placed"
-        ));
-        return;
-    };
-    let limit = Rlimit {
-        current: Some(tasks),
-        maximum: Some(tasks),
-    };
-    setrlimit(Resource::Nproc, limit).unwrap();
-    if let Ok(thread) = std::thread::Builder::new().spawn(|| {}) {
-        let _ = thread.join();
-        common::skip(format_args!("the limit is not enforced here (uid {uid})"));
+    if !common::at_the_task_limit() {
         return;
     }
     let bounded = futures_lite::future::block_on(child.status_timeout(Duration::from_secs(10)));

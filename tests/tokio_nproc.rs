@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{rerun, tasks_of};
-use rustix::process::{getuid, setrlimit, Resource, Rlimit};
+use common::rerun;
 
 const NOBODY: u32 = 65534;
 const TOKIO_MODE: &str = "CHILDFD_TEST_NPROC_TOKIO";
@@ -37,7 +36,6 @@ fn tokio_limited() {
         ));
         return;
     }
-    let uid = getuid().as_raw();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,20 +43,7 @@ fn tokio_limited() {
     let mut child = rt
         .block_on(async { childfd::tokio::Command::new("sleep").arg("0.3").spawn() })
         .unwrap();
-    let Some(tasks) = tasks_of(uid) else {
-        common::skip(format_args!(
-            "cannot read the tasks in /proc, so the limit cannot be placed"
-        ));
-        return;
-    };
-    let limit = Rlimit {
-        current: Some(tasks),
-        maximum: Some(tasks),
-    };
-    setrlimit(Resource::Nproc, limit).unwrap();
-    if let Ok(thread) = std::thread::Builder::new().spawn(|| {}) {
-        let _ = thread.join();
-        common::skip(format_args!("the limit is not enforced here (uid {uid})"));
+    if !common::at_the_task_limit() {
         return;
     }
     let status = rt.block_on(child.wait()).unwrap();

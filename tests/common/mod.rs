@@ -161,8 +161,39 @@ pub(crate) fn next_pid_is(pid: u32) {
     std::fs::write(LAST_PID, (pid - 1).to_string()).unwrap();
 }
 
+/// Sets `RLIMIT_NPROC` to the tasks this process's real user has now plus `room`. `false`
+/// (having said why) when the tasks cannot be counted.
+pub(crate) fn limit_tasks(room: u64) -> bool {
+    use rustix::process::{getuid, setrlimit, Resource, Rlimit};
+    let Some(tasks) = tasks_of(getuid().as_raw()) else {
+        skip("cannot read the tasks in /proc, so the limit cannot be placed");
+        return false;
+    };
+    let limit = Rlimit {
+        current: Some(tasks + room),
+        maximum: Some(tasks + room),
+    };
+    setrlimit(Resource::Nproc, limit).unwrap();
+    true
+}
+
+/// Leaves no room for another task, and checks that the kernel enforces it (not for root,
+/// nor with `CAP_SYS_RESOURCE`). `false` (having said why) when it cannot.
+pub(crate) fn at_the_task_limit() -> bool {
+    if !limit_tasks(0) {
+        return false;
+    }
+    if let Ok(thread) = std::thread::Builder::new().spawn(|| {}) {
+        let _ = thread.join();
+        let uid = rustix::process::getuid().as_raw();
+        skip(format_args!("the limit is not enforced here (uid {uid})"));
+        return false;
+    }
+    true
+}
+
 /// Tasks (threads included: the limit counts them) whose real user is `uid`.
-pub(crate) fn tasks_of(uid: u32) -> Option<u64> {
+fn tasks_of(uid: u32) -> Option<u64> {
     let mut count = 0;
     for proc in std::fs::read_dir("/proc").ok()?.flatten() {
         if proc.file_name().to_string_lossy().parse::<u32>().is_err() {
