@@ -36,8 +36,7 @@ fn rerun(test: &str, var: &str, value: &str) {
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
-        common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+    if common::copy_skipped(&text) {
         return;
     }
     assert!(out.status.success(), "{text}");

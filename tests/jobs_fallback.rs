@@ -23,8 +23,7 @@ const ENOSYS: i32 = 38;
 /// said why it skipped.
 fn rerun(test: &str, var: &str, value: &str, uid: Option<u32>) {
     let (passed, text) = common::rerun(test, var, value, uid);
-    if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
-        common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+    if common::copy_skipped(&text) {
         return;
     }
     assert!(passed, "the re-executed test failed or did not run: {text}");

@@ -35,8 +35,7 @@ fn spawn_at_the_process_limit_is_an_error() {
     // backend's helper, and one to spare.
     for room in 0..=5 {
         let (ok, text) = rerun("limited", MODE, &room.to_string(), uid);
-        if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
-            common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+        if common::copy_skipped(&text) {
             return;
         }
         assert!(ok, "room for {room} more tasks: {text}");
@@ -117,8 +116,7 @@ fn bounded_wait_at_the_process_limit_is_an_error() {
     let _alone = AS_NOBODY.lock().unwrap_or_else(|e| e.into_inner());
     let uid = rustix::process::geteuid().is_root().then_some(NOBODY);
     let (ok, text) = rerun("timer_limited", TIMER_MODE, "1", uid);
-    if let Some(line) = text.lines().find(|l| l.contains("SKIP:")) {
-        common::skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+    if common::copy_skipped(&text) {
         return;
     }
     assert!(ok && text.contains("NPROC timer: error"), "{text}");

@@ -140,6 +140,16 @@ pub(crate) fn skip(reason: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
 }
 
+/// Whether a copy of the test (see [`rerun`]) skipped, given its output: its reason is then
+/// said again for this test, which the caller ends.
+pub(crate) fn copy_skipped(text: &str) -> bool {
+    let Some(line) = text.lines().find(|l| l.contains("SKIP:")) else {
+        return false;
+    };
+    skip(&line[line.find("SKIP:").map_or(0, |i| i + 6)..]);
+    true
+}
+
 /// Where the kernel takes the last pid it handed out, in this pid namespace.
 const LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
 
