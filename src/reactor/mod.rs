@@ -138,8 +138,9 @@ impl Reactor {
             let _ = self.try_poll_now();
         }
         let spawned = self.backend.spawn(spec, defaults)?;
+        // Only a pidfd can be watched by its waiter; any other the backstop must adopt.
         #[cfg(target_os = "linux")]
-        let direct = spawned.process.pidfd().is_some();
+        let direct = matches!(spawned.process, crate::backend::Held::PidFd(_));
         #[cfg(not(target_os = "linux"))]
         let direct = false;
         let state = ChildState::new(spawned.pid, spawned.at, spawned.process);
