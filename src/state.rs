@@ -49,6 +49,43 @@ pub(crate) struct Slot {
     watchers: u32,
     /// The `Child` was dropped: once no waiter watches, the backstop must.
     dropped: bool,
+    /// Watches of the pidfd by its number (`LentPidFd`) alive. While there are any, the
+    /// process taken out at the reap waits in `retired`, so its descriptor cannot be closed
+    /// (and its number reused) under a registration.
+    #[cfg(target_os = "linux")]
+    lent: u32,
+    #[cfg(target_os = "linux")]
+    retired: Option<Held>,
+}
+
+impl Slot {
+    /// Ends the process's watch: it is dropped, closing its descriptor, unless a lent watch
+    /// holds the descriptor still.
+    fn retire(&mut self) {
+        let process = self.process.take();
+        #[cfg(target_os = "linux")]
+        if self.lent > 0 {
+            self.retired = process;
+            return;
+        }
+        drop(process);
+    }
+
+    /// Kills and reaps the process, blocking, then retires it. `false`: there was none.
+    pub(crate) fn abort(&mut self) -> bool {
+        let Some(process) = self.process.take() else {
+            return false;
+        };
+        match process {
+            #[cfg(target_os = "linux")]
+            Held::PidFd(p) if self.lent > 0 => {
+                p.kill_and_reap();
+                self.retired = Some(Held::PidFd(p));
+            }
+            process => process.abort(),
+        }
+        true
+    }
 }
 
 /// What a reap attempt found.
@@ -98,6 +135,10 @@ impl ChildState {
                 spurious: 0,
                 watchers: 0,
                 dropped: false,
+                #[cfg(target_os = "linux")]
+                lent: 0,
+                #[cfg(target_os = "linux")]
+                retired: None,
             }),
             exit: OnceLock::new(),
             exited: Waiters::default(),
@@ -135,7 +176,22 @@ impl ChildState {
     /// The descriptor a waiter can watch itself, while the child is unreaped.
     #[cfg(target_os = "linux")]
     pub(crate) fn pidfd(&self) -> Option<Arc<platform::linux::PidFd>> {
-        self.slot().process.as_ref().and_then(|p| p.pidfd())
+        let mut slot = self.slot();
+        let (process, fd) = slot.process.take()?.share_pidfd();
+        slot.process = Some(process);
+        fd
+    }
+
+    /// The same, lent by number: no `Arc` of its own (see `LentPidFd`).
+    #[cfg(all(target_os = "linux", any(feature = "tokio", test)))]
+    pub(crate) fn lend_pidfd(self: &Arc<Self>) -> Option<LentPidFd> {
+        let mut slot = self.slot();
+        let fd = slot.process.as_ref()?.raw_pidfd()?;
+        slot.lent += 1;
+        Some(LentPidFd {
+            state: self.clone(),
+            fd,
+        })
     }
 
     /// A waiter comes to be (see `wait::Waiter`); `false` if there is nothing left to wait
@@ -193,7 +249,7 @@ impl ChildState {
     ) -> Option<usize> {
         // Closed before anyone can see the exit: a waiter that returns finds no descriptor of
         // its child still open (other than its own watch, which it drops before returning).
-        slot.process = None;
+        slot.retire();
         let key = slot.key.take();
         let set = {
             let set = lock(&self.set);
@@ -250,6 +306,39 @@ impl ChildState {
         if exited {
             queue.push(key);
         }
+    }
+}
+
+/// The child's pidfd, by number, for a watch that takes `AsRawFd` (tokio's `AsyncFd`): the
+/// descriptor stays open, and so the number stays its, until this is dropped, past the reap
+/// if need be (`Slot::retire`). What an `Arc<PidFd>` would give, without its allocation.
+#[cfg(all(target_os = "linux", any(feature = "tokio", test)))]
+#[derive(Debug)]
+pub(crate) struct LentPidFd {
+    state: Arc<ChildState>,
+    fd: std::os::unix::io::RawFd,
+}
+
+#[cfg(all(target_os = "linux", any(feature = "tokio", test)))]
+impl std::os::unix::io::AsRawFd for LentPidFd {
+    fn as_raw_fd(&self) -> std::os::unix::io::RawFd {
+        self.fd
+    }
+}
+
+#[cfg(all(target_os = "linux", any(feature = "tokio", test)))]
+impl Drop for LentPidFd {
+    fn drop(&mut self) {
+        let retired = {
+            let mut slot = self.state.slot();
+            slot.lent = slot.lent.saturating_sub(1);
+            match slot.lent {
+                0 => slot.retired.take(),
+                _ => None,
+            }
+        };
+        // Closed outside the child's lock.
+        drop(retired);
     }
 }
 
@@ -320,3 +409,6 @@ impl SavedError {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod lent_tests;

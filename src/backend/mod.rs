@@ -73,13 +73,6 @@ pub(crate) const SHARED_KEY: usize = usize::MAX - 1;
 
 /// One child as a backend holds it. Every method is non-blocking except [`Process::abort`].
 pub(crate) trait Process: Send + fmt::Debug {
-    /// The descriptor a waiter can watch itself, shared with the process until the reap;
-    /// `None` for a child only the reactor can watch (it is then registered at spawn).
-    #[cfg(target_os = "linux")]
-    fn pidfd(&self) -> Option<std::sync::Arc<platform::linux::PidFd>> {
-        None
-    }
-
     /// Starts watching: readiness of `key` in `poller` (or a hint of `key` from
     /// [`Backend::shared_ready`]) will say that the child may have exited.
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()>;
@@ -118,8 +111,32 @@ impl Held {
     pub(crate) fn abort(self) {
         match self {
             #[cfg(target_os = "linux")]
-            Held::PidFd(p) => Process::abort(Box::new(p)),
+            Held::PidFd(p) => p.kill_and_reap(),
             Held::Boxed(p) => p.abort(),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Held {
+    /// The descriptor a waiter can watch itself, shared with the process until the reap;
+    /// `None` for a child only the reactor can watch (it is then registered at spawn).
+    pub(crate) fn share_pidfd(self) -> (Held, Option<std::sync::Arc<platform::linux::PidFd>>) {
+        match self {
+            Held::PidFd(p) => {
+                let (p, fd) = p.share();
+                (Held::PidFd(p), Some(fd))
+            }
+            other => (other, None),
+        }
+    }
+
+    /// The pidfd's number, for a watch that keeps the process from closing it (`LentPidFd`).
+    #[cfg(any(feature = "tokio", test))]
+    pub(crate) fn raw_pidfd(&self) -> Option<std::os::unix::io::RawFd> {
+        match self {
+            Held::PidFd(p) => Some(p.raw_fd()),
+            Held::Boxed(_) => None,
         }
     }
 }

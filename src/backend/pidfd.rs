@@ -97,34 +97,75 @@ fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
     })
 }
 
-/// A pidfd, shared with the waiters that watch it (each through its own `Arc`, so a watch is
-/// always deregistered before the descriptor closes), and in the backstop's poller once
-/// adopted. Dropping the process at the reap closes it unless a watch still holds it.
+/// A pidfd. Owned alone until a watch that needs shared ownership asks for it (`share`:
+/// async-io's `Async`, a set's poller, the backstop's registration); tokio's watch borrows it
+/// by number instead (`state::LentPidFd`), so that a `childfd::tokio` spawn and wait allocate
+/// no `Arc` for it (issue 13: about 900 instructions, a third of what the crate added to its
+/// floor). Dropping the process at the reap closes it unless a shared watch still holds it.
 #[derive(Debug)]
 pub(crate) struct PidFdProcess {
-    fd: Arc<PidFd>,
+    fd: Fd,
     watch: Option<(Registration<Arc<PidFd>>, usize)>,
+}
+
+#[derive(Debug)]
+enum Fd {
+    Own(PidFd),
+    Shared(Arc<PidFd>),
 }
 
 impl PidFdProcess {
     fn new(fd: PidFd) -> PidFdProcess {
         PidFdProcess {
-            fd: Arc::new(fd),
+            fd: Fd::Own(fd),
             watch: None,
         }
+    }
+
+    fn fd(&self) -> &PidFd {
+        match &self.fd {
+            Fd::Own(fd) => fd,
+            Fd::Shared(fd) => fd,
+        }
+    }
+
+    /// The descriptor, shared from now on with the caller.
+    pub(crate) fn share(self) -> (PidFdProcess, Arc<PidFd>) {
+        let fd = match self.fd {
+            Fd::Own(fd) => Arc::new(fd),
+            Fd::Shared(fd) => fd,
+        };
+        let process = PidFdProcess {
+            fd: Fd::Shared(fd.clone()),
+            watch: self.watch,
+        };
+        (process, fd)
+    }
+
+    /// The descriptor's number, for a watch the caller keeps from outliving the process.
+    #[cfg(any(feature = "tokio", test))]
+    pub(crate) fn raw_fd(&self) -> std::os::unix::io::RawFd {
+        use std::os::unix::io::{AsFd, AsRawFd};
+        self.fd().as_fd().as_raw_fd()
+    }
+
+    /// [`Process::abort`] that leaves the descriptor open, for a process whose descriptor is
+    /// lent (`state::Slot::abort`).
+    pub(crate) fn kill_and_reap(&self) {
+        let _ = self.fd().kill();
+        let _ = self.fd().wait();
     }
 }
 
 impl Process for PidFdProcess {
-    fn pidfd(&self) -> Option<Arc<PidFd>> {
-        Some(self.fd.clone())
-    }
-
     fn register(&mut self, poller: &'static Poller, key: usize) -> io::Result<()> {
-        if self.watch.is_some() {
-            return Err(io::Error::other("childfd: pidfd registered twice"));
-        }
-        let registration = Registration::new(poller, self.fd.clone(), key).map_err(|(e, _)| e)?;
+        // `Reactor::adopt` shares the descriptor first (`Held::share_pidfd`).
+        let (None, Fd::Shared(fd)) = (&self.watch, &self.fd) else {
+            return Err(io::Error::other(
+                "childfd: pidfd registered twice, or unshared",
+            ));
+        };
+        let registration = Registration::new(poller, fd.clone(), key).map_err(|(e, _)| e)?;
         self.watch = Some((registration, key));
         Ok(())
     }
@@ -137,22 +178,21 @@ impl Process for PidFdProcess {
     }
 
     fn try_reap(&mut self) -> io::Result<Option<ExitInfo>> {
-        self.fd.try_wait()
+        self.fd().try_wait()
     }
 
     fn kill(&self) -> io::Result<()> {
-        self.fd.kill().map(drop)
+        self.fd().kill().map(drop)
     }
 
     fn signal(&self, sig: i32, group: bool) -> io::Result<()> {
         match group {
-            false => self.fd.send_signal(sig).map(drop),
-            true => self.fd.send_signal_to_group(sig).map(drop),
+            false => self.fd().send_signal(sig).map(drop),
+            true => self.fd().send_signal_to_group(sig).map(drop),
         }
     }
 
     fn abort(self: Box<Self>) {
-        let _ = self.fd.kill();
-        let _ = self.fd.wait();
+        self.kill_and_reap();
     }
 }

@@ -162,6 +162,11 @@ impl Reactor {
     pub(crate) fn adopt(&'static self, state: &Arc<ChildState>) -> io::Result<()> {
         let mut guard = state.slot();
         let slot = &mut *guard;
+        // The registration holds the pidfd, shared.
+        #[cfg(target_os = "linux")]
+        if let Some(held) = slot.process.take() {
+            slot.process = Some(held.share_pidfd().0);
+        }
         let Some(process) = slot.process.as_mut() else {
             return Ok(());
         };
@@ -216,10 +221,9 @@ impl Reactor {
     /// child outlives its failed `spawn()`.
     pub(crate) fn abort(&self, state: &ChildState) {
         let mut slot = state.slot();
-        let Some(process) = slot.process.take() else {
+        if !slot.abort() {
             return;
-        };
-        process.abort();
+        }
         let aborted = io::Error::other("childfd: the spawn failed, and the child was killed");
         if let Some(key) = state.publish(slot, Err(aborted)) {
             lock(&self.children).try_remove(key);
@@ -309,9 +313,7 @@ impl Reactor {
         };
         if let Err(e) = process.rearm() {
             // The exit could never be noticed: end the child rather than lose it.
-            if let Some(p) = slot.process.take() {
-                p.abort();
-            }
+            slot.abort();
             if let Some(key) = state.publish(slot, Err(e)) {
                 lock(&self.children).try_remove(key);
             }

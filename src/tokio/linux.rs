@@ -1,57 +1,61 @@
 //! Linux: the pidfd watched by tokio's own I/O driver (`AsyncFd`).
 
 use std::io;
-use std::os::unix::io::{AsFd, AsRawFd, RawFd};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 use ::tokio::runtime::{Handle, RuntimeFlavor};
-use platform::linux::PidFd;
 
 use crate::reactor::Reactor;
-use crate::state::{spurious_delay, ChildState, Reaped};
+use crate::state::{spurious_delay, ChildState, LentPidFd, Reaped};
 use crate::{wait, Exit};
-
-/// The pidfd, kept open by the `Arc` for as long as tokio's registration lives: what
-/// `AsyncFd` requires of its `T`.
-struct Watched(Arc<PidFd>);
-
-impl AsRawFd for Watched {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
 
 /// `None`: tokio cannot watch this child here; the caller uses the crate's reactor.
 pub(super) async fn exited(
     state: &Arc<ChildState>,
     reactor: &'static Reactor,
 ) -> Option<io::Result<Exit>> {
-    let handle = Handle::try_current().ok()?;
+    let driven = std::future::poll_fn(|cx| Poll::Ready(runtime_here(cx.waker()))).await?;
     if let Err(e) = reactor.check_not_forked() {
         return Some(Err(e));
     }
-    let fd = state.pidfd()?;
+    let fd = state.lend_pidfd()?;
     // `with_interest` is deprecated in favour of the `unsafe` `register_with_interest`
     // (tokio#8587: the fd must stay open while registered), which this crate cannot call;
-    // `Watched` owns its fd through the `Arc`, and the `AsyncFd` deregisters it before
-    // dropping it, which is that promise kept. It panics in a runtime without I/O.
+    // a `LentPidFd` keeps its descriptor open until it is dropped, and the `AsyncFd`
+    // deregisters it before dropping it, which is that promise kept. It panics in a runtime
+    // without I/O.
     #[allow(deprecated)]
-    let source =
-        super::quietly(|| AsyncFd::with_interest(Watched(fd), Interest::READABLE))?.ok()?;
-    let driven = std::future::poll_fn(|cx| Poll::Ready(driven(&handle, cx.waker()))).await;
+    let source = super::quietly(|| AsyncFd::with_interest(fd, Interest::READABLE))?.ok()?;
     if driven {
         return watch(state, reactor, source).await;
     }
+    // Boxed: this rare race would otherwise size every wait's future.
     let tokio = async {
         match watch(state, reactor, source).await {
             Some(exit) => exit,
             None => never().await,
         }
     };
-    Some(futures_lite::future::or(tokio, wait::exited(state, reactor)).await)
+    Some(
+        Box::pin(futures_lite::future::or(
+            tokio,
+            wait::exited(state, reactor),
+        ))
+        .await,
+    )
+}
+
+/// Whether a tokio runtime is current here (`None`: none is), and if so whether its I/O
+/// driver is turned while the caller waits (see `driven`). A task id, or the waker of a
+/// current-thread runtime's `block_on`, answers both without looking the runtime up.
+fn runtime_here(waker: &Waker) -> Option<bool> {
+    if ::tokio::task::try_id().is_some() || block_on_waker::is(waker) {
+        return Some(true);
+    }
+    Handle::try_current().ok().map(|h| driven(&h, waker))
 }
 
 /// Whether the current runtime's I/O driver is turned while the caller waits, polled with
@@ -120,7 +124,7 @@ async fn never() -> io::Result<Exit> {
 async fn watch(
     state: &ChildState,
     reactor: &Reactor,
-    source: AsyncFd<Watched>,
+    source: AsyncFd<LentPidFd>,
 ) -> Option<io::Result<Exit>> {
     loop {
         let guard = source.readable().await.ok()?;
@@ -131,7 +135,7 @@ async fn watch(
                 // zombie a tracer holds.
                 drop(guard);
                 let delay = spurious_delay(n);
-                if !delay.is_zero() && crate::aio::sleep(delay).await.is_err() {
+                if !delay.is_zero() && Box::pin(crate::aio::sleep(delay)).await.is_err() {
                     return None;
                 }
             }

@@ -111,7 +111,7 @@ pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -
     if let Some(exit) = linux::exited(state, reactor).await {
         return exit;
     }
-    wait::exited(state, reactor).await
+    Box::pin(wait::exited(state, reactor)).await
 }
 
 /// Runs `f`, turning a panic into `None` without printing it: tokio reports a runtime without
