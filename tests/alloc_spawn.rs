@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use platform::testing::CountingAlloc;
-use platform::unix::prepare::{SpawnRequest, StdioPlan};
+use platform::unix::prepare::SpawnRequest;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -30,33 +30,12 @@ fn request<'a>(
     program: &'a str,
     env: &'a BTreeMap<OsString, Option<OsString>>,
 ) -> SpawnRequest<'a> {
-    SpawnRequest {
-        program: program.as_ref(),
-        args: &[],
-        arg0: None,
-        env_clear: false,
-        env,
-        cwd: None,
-        stdio: [StdioPlan::Inherit, StdioPlan::Inherit, StdioPlan::Inherit],
-        uid: None,
-        gid: None,
-        groups: None,
-        pgroup: None,
-        setsid: false,
-        cgroup: None,
-    }
+    SpawnRequest::new(program.as_ref(), &[], env)
 }
 
 /// Allocations per run of `f`, on this thread, after a warm-up.
-fn per_run(mut f: impl FnMut()) -> f64 {
-    for _ in 0..10 {
-        f();
-    }
-    let before = CountingAlloc::this_thread();
-    for _ in 0..RUNS {
-        f();
-    }
-    (CountingAlloc::this_thread() - before) as f64 / RUNS as f64
+fn per_run(f: impl FnMut()) -> f64 {
+    CountingAlloc::per_run(RUNS, f)
 }
 
 #[test]
@@ -72,16 +51,7 @@ fn allocations_per_spawn_and_wait() {
     let engine_env = per_run(|| engine_spawn_and_wait("true", &env));
 
     // Through the public API, every thread counted (async-io's and the reactor's too).
-    let total = |run: &dyn Fn()| {
-        for _ in 0..10 {
-            run();
-        }
-        let before = CountingAlloc::total();
-        for _ in 0..RUNS {
-            run();
-        }
-        (CountingAlloc::total() - before) as f64 / RUNS as f64
-    };
+    let total = |run: &dyn Fn()| CountingAlloc::per_run_total(RUNS, run);
     // One command spawned again and again, as a job runner does; building a `Command` is
     // std's (and counted apart).
     let command = std::cell::RefCell::new(childfd::Command::new("/bin/true"));

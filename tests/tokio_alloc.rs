@@ -8,24 +8,13 @@
 use std::collections::BTreeMap;
 
 use platform::testing::CountingAlloc;
-use platform::unix::prepare::{SpawnRequest, StdioPlan};
+use platform::unix::prepare::SpawnRequest;
 use tokio::io::{unix::AsyncFd, Interest};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
 const RUNS: u64 = 100;
-
-fn per_run(mut f: impl FnMut()) -> f64 {
-    for _ in 0..10 {
-        f();
-    }
-    let before = CountingAlloc::this_thread();
-    for _ in 0..RUNS {
-        f();
-    }
-    (CountingAlloc::this_thread() - before) as f64 / RUNS as f64
-}
 
 #[test]
 fn one_allocation_over_the_tokio_floor() {
@@ -39,22 +28,8 @@ fn one_allocation_over_the_tokio_floor() {
         .build()
         .unwrap();
     let no_env = BTreeMap::new();
-    let floor = per_run(|| {
-        let req = SpawnRequest {
-            program: "/bin/true".as_ref(),
-            args: &[],
-            arg0: None,
-            env_clear: false,
-            env: &no_env,
-            cwd: None,
-            stdio: [StdioPlan::Inherit, StdioPlan::Inherit, StdioPlan::Inherit],
-            uid: None,
-            gid: None,
-            groups: None,
-            pgroup: None,
-            setsid: false,
-            cgroup: None,
-        };
+    let floor = CountingAlloc::per_run(RUNS, || {
+        let req = SpawnRequest::new("/bin/true".as_ref(), &[], &no_env);
         let pidfd = platform::linux::spawn(&req, &mut [], true)
             .unwrap()
             .pidfd
@@ -75,7 +50,7 @@ fn one_allocation_over_the_tokio_floor() {
     });
     // One command spawned again and again, as a job runner does.
     let mut command = childfd::tokio::Command::new("/bin/true");
-    let crate_ = per_run(|| {
+    let crate_ = CountingAlloc::per_run(RUNS, || {
         let mut child = command.spawn().unwrap();
         assert!(rt.block_on(child.wait()).unwrap().success());
     });

@@ -272,6 +272,28 @@ impl CountingAlloc {
         THREAD_ALLOCATIONS.try_with(|n| n.get()).unwrap_or(0)
     }
 
+    /// Allocations per call of `f` on the calling thread, over `runs` calls after ten of
+    /// warm-up (what is made once per process or thread is not counted).
+    pub fn per_run(runs: u64, f: impl FnMut()) -> f64 {
+        Self::per_run_of(CountingAlloc::this_thread, runs, f)
+    }
+
+    /// The same, counting every thread's allocations.
+    pub fn per_run_total(runs: u64, f: impl FnMut()) -> f64 {
+        Self::per_run_of(CountingAlloc::total, runs, f)
+    }
+
+    fn per_run_of(count: fn() -> u64, runs: u64, mut f: impl FnMut()) -> f64 {
+        for _ in 0..10 {
+            f();
+        }
+        let before = count();
+        for _ in 0..runs {
+            f();
+        }
+        (count() - before) as f64 / runs as f64
+    }
+
     fn count() {
         ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A const-initialised Cell has no destructor, so this never touches freed TLS.

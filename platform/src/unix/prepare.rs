@@ -58,6 +58,32 @@ pub struct SpawnRequest<'a> {
     pub cgroup: Option<CgroupTarget<'a>>,
 }
 
+impl<'a> SpawnRequest<'a> {
+    /// `program` with `args`, `env` over the parent's environment, the three streams
+    /// inherited, and nothing else set.
+    pub fn new(
+        program: &'a OsStr,
+        args: &'a [OsString],
+        env: &'a BTreeMap<OsString, Option<OsString>>,
+    ) -> SpawnRequest<'a> {
+        SpawnRequest {
+            program,
+            args,
+            arg0: None,
+            env_clear: false,
+            env,
+            cwd: None,
+            stdio: [StdioPlan::Inherit, StdioPlan::Inherit, StdioPlan::Inherit],
+            uid: None,
+            gid: None,
+            groups: None,
+            pgroup: None,
+            setsid: false,
+            cgroup: None,
+        }
+    }
+}
+
 /// A cgroup v2 leaf as the spawn engine uses it: the directory for `clone3`'s
 /// `CLONE_INTO_CGROUP`, and its `cgroup.procs`, open for writing, for a child that has to
 /// enter by itself (where `clone3` is refused).
