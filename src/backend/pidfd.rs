@@ -100,8 +100,8 @@ fn spawn_std(cmd: &mut std::process::Command) -> io::Result<Spawned> {
 /// A pidfd. Owned alone until a watch that needs shared ownership asks for it (`share`:
 /// async-io's `Async`, a set's poller, the backstop's registration); tokio's watch borrows it
 /// by number instead (`state::LentPidFd`), so that a `childfd::tokio` spawn and wait allocate
-/// no `Arc` for it (issue 13: about 900 instructions, a third of what the crate added to its
-/// floor). Dropping the process at the reap closes it unless a shared watch still holds it.
+/// no `Arc` for it (issue 13: about 470 instructions and 0.5 µs of parent CPU per spawn and
+/// wait). Dropping the process at the reap closes it unless a shared watch still holds it.
 #[derive(Debug)]
 pub(crate) struct PidFdProcess {
     fd: Fd,
