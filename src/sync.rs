@@ -31,7 +31,14 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 impl Waiters {
     /// Wakes everyone registered; they must register again to be woken again.
     pub(crate) fn wake_all(&self) {
-        let woken = std::mem::take(&mut *lock(&self.list));
+        let woken = {
+            let mut list = lock(&self.list);
+            if list.is_empty() {
+                // The common reap: the waiter reaped its child itself (issue 13).
+                return;
+            }
+            std::mem::take(&mut *list)
+        };
         for (_, waker) in woken {
             let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
         }

@@ -217,19 +217,25 @@ fn request(
     use crate::spec::default_stream;
     use crate::stdio::Kind;
 
-    let plan = |which: usize| -> io::Result<StdioPlan<'_>> {
-        let kind = match &spec.stdio[which] {
-            Some(kind) => kind,
-            None => default_stream(defaults, which),
-        };
-        Ok(match kind {
-            Kind::Inherit => StdioPlan::Inherit,
-            Kind::Null => StdioPlan::Null,
-            Kind::Piped => StdioPlan::Piped,
-            Kind::Fd(fd) => StdioPlan::Fd(fd.as_fd()),
-            // `needs_std` routed such commands to `std`.
-            Kind::Std(_) => return Err(io::Error::other("opaque stdio")),
-        })
+    fn plan(kind: &Option<Kind>, defaults: Defaults, which: usize) -> Option<StdioPlan<'_>> {
+        Some(
+            match kind.as_ref().unwrap_or(default_stream(defaults, which)) {
+                Kind::Inherit => StdioPlan::Inherit,
+                Kind::Null => StdioPlan::Null,
+                Kind::Piped => StdioPlan::Piped,
+                Kind::Fd(fd) => StdioPlan::Fd(fd.as_fd()),
+                // `needs_std` routed such commands to `std`.
+                Kind::Std(_) => return None,
+            },
+        )
+    }
+    let [stdin, stdout, stderr] = &spec.stdio;
+    let (Some(stdin), Some(stdout), Some(stderr)) = (
+        plan(stdin, defaults, 0),
+        plan(stdout, defaults, 1),
+        plan(stderr, defaults, 2),
+    ) else {
+        return Err(io::Error::other("opaque stdio"));
     };
     let unix = &spec.unix;
     Ok(platform::unix::prepare::SpawnRequest {
@@ -239,7 +245,7 @@ fn request(
         env_clear: spec.env_clear,
         env: &spec.env,
         cwd: spec.cwd.as_deref(),
-        stdio: [plan(0)?, plan(1)?, plan(2)?],
+        stdio: [stdin, stdout, stderr],
         uid: unix.uid,
         gid: unix.gid,
         groups: unix.groups.as_deref(),

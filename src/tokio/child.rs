@@ -160,7 +160,9 @@ impl Child {
     /// # Errors
     /// As [`wait`](Child::wait).
     pub async fn exited(&mut self) -> io::Result<Exit> {
-        self.stdin.take();
+        if self.stdin.is_some() {
+            self.stdin = None;
+        }
         let exit = super::exited(&self.inner.state, self.inner.reactor).await?;
         self.waited = true;
         Ok(exit)
