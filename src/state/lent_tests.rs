@@ -15,7 +15,7 @@ fn is_pidfd(fd: RawFd) -> bool {
 fn pidfd_backend() -> bool {
     let name = crate::backend().unwrap().name();
     if name != "pidfd" {
-        eprintln!("skipped: the {name} backend lends no pidfd");
+        eprintln!("SKIP: the {name} backend lends no pidfd");
     }
     name == "pidfd"
 }
