@@ -71,6 +71,14 @@ impl Slot {
         drop(process);
     }
 
+    /// The process's pidfd, shared from now on (see `Held::share_pidfd`).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn share_pidfd(&mut self) -> Option<Arc<platform::linux::PidFd>> {
+        let (process, fd) = self.process.take()?.share_pidfd();
+        self.process = Some(process);
+        fd
+    }
+
     /// Kills and reaps the process, blocking, then retires it. `false`: there was none.
     pub(crate) fn abort(&mut self) -> bool {
         let Some(process) = self.process.take() else {
@@ -176,10 +184,7 @@ impl ChildState {
     /// The descriptor a waiter can watch itself, while the child is unreaped.
     #[cfg(target_os = "linux")]
     pub(crate) fn pidfd(&self) -> Option<Arc<platform::linux::PidFd>> {
-        let mut slot = self.slot();
-        let (process, fd) = slot.process.take()?.share_pidfd();
-        slot.process = Some(process);
-        fd
+        self.slot().share_pidfd()
     }
 
     /// The same, lent by number: no `Arc` of its own (see `LentPidFd`).

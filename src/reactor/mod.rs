@@ -164,9 +164,7 @@ impl Reactor {
         let slot = &mut *guard;
         // The registration holds the pidfd, shared.
         #[cfg(target_os = "linux")]
-        if let Some(held) = slot.process.take() {
-            slot.process = Some(held.share_pidfd().0);
-        }
+        slot.share_pidfd();
         let Some(process) = slot.process.as_mut() else {
             return Ok(());
         };

@@ -52,10 +52,16 @@ pub(super) async fn exited(
 /// driver is turned while the caller waits (see `driven`). A task id, or the waker of a
 /// current-thread runtime's `block_on`, answers both without looking the runtime up.
 fn runtime_here(waker: &Waker) -> Option<bool> {
-    if ::tokio::task::try_id().is_some() || block_on_waker::is(waker) {
+    if known_driven(waker) {
         return Some(true);
     }
     Handle::try_current().ok().map(|h| driven(&h, waker))
+}
+
+/// A tokio task is being polled, or a current-thread runtime's `block_on` body: either way
+/// a scheduler turns the driver when this poll returns `Pending`.
+fn known_driven(waker: &Waker) -> bool {
+    ::tokio::task::try_id().is_some() || block_on_waker::is(waker)
 }
 
 /// Whether the current runtime's I/O driver is turned while the caller waits, polled with
@@ -66,10 +72,7 @@ fn runtime_here(waker: &Waker) -> Option<bool> {
 /// runtime may also be merely entered (`rt.enter()`) with the wait polled by another executor,
 /// and then nothing drives tokio's driver: the caller's fallback watches too.
 pub(super) fn driven(handle: &Handle, waker: &Waker) -> bool {
-    if handle.runtime_flavor() != RuntimeFlavor::CurrentThread
-        || ::tokio::task::try_id().is_some()
-        || block_on_waker::is(waker)
-    {
+    if handle.runtime_flavor() != RuntimeFlavor::CurrentThread || known_driven(waker) {
         return true;
     }
     let scheduler = in_scheduler();
