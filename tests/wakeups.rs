@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use childfd::Command;
-use common::{block_on, children, eventually};
+use common::{block_on, children, cpu_time, eventually, have_strace, paused_tracer};
 
 fn pidfd_backend() -> bool {
     childfd::backend().unwrap().name() == "pidfd"
@@ -79,39 +79,9 @@ fn a_panicking_waker_does_not_stop_whoever_reaps() {
     assert_eq!(status.code(), Some(3));
 }
 
-/// CPU time (user + system) this process has used so far.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the state (field 3).
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // sysconf(_SC_CLK_TCK) is 100 on every Linux this runs on.
-    Duration::from_millis(ticks * 10)
-}
-
-fn tracer_of(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("TracerPid:"))?;
-    line.split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-        .filter(|p| *p != 0)
-}
-
 #[test]
 fn a_zombie_held_by_a_paused_tracer_makes_nobody_spin() {
-    if std::process::Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        println!("SKIP: strace is not installed (ci/setup.sh installs it)");
+    if !have_strace() {
         return;
     }
     // Three children, one per kind of waiter: an awaited future, a blocking wait, and a
@@ -119,23 +89,10 @@ fn a_zombie_held_by_a_paused_tracer_makes_nobody_spin() {
     // its zombie stays readable and unreapable until the tracer goes.
     let spawn = || Command::new("sleep").arg("0.3").spawn().unwrap();
     let (mut awaited, mut blocking, dropped) = (spawn(), spawn(), spawn());
-    let mut tracers = Vec::new();
-    for pid in [awaited.id(), blocking.id(), dropped.id()] {
-        let tracer = std::process::Command::new("strace")
-            .args(["-qq", "-o", "/dev/null", "-p", &pid.to_string()])
-            .spawn()
-            .unwrap();
-        assert!(
-            eventually(Duration::from_secs(10), || tracer_of(pid).is_some()),
-            "strace never attached to {pid}"
-        );
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(tracer.id() as i32).unwrap(),
-            rustix::process::Signal::STOP,
-        )
-        .unwrap();
-        tracers.push(tracer);
-    }
+    let tracers: Vec<_> = [awaited.id(), blocking.id(), dropped.id()]
+        .into_iter()
+        .map(paused_tracer)
+        .collect();
     let dropped_pid = dropped.id();
     drop(dropped);
     let future = awaited.status();

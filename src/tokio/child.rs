@@ -1,5 +1,6 @@
 //! `tokio::process::Child`, around the crate's [`Child`](crate::Child).
 
+use std::future::Future;
 use std::io;
 use std::process::{ExitStatus, Output};
 
@@ -7,6 +8,7 @@ use crate::spec::{Defaults, Spec};
 use crate::Exit;
 
 use super::pipes::{self, ChildStderr, ChildStdin, ChildStdout};
+use super::wait::Exited;
 
 /// A child process spawned by [`Command`](super::Command), shaped as `tokio::process::Child`,
 /// with this crate's extras ([`exited`](Child::exited); on Unix `signal`, `signal_group` and
@@ -126,8 +128,8 @@ impl Child {
     ///
     /// # Errors
     /// The child was reaped by someone else (a foreign `waitpid(-1)`), so its status is lost.
-    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
-        Ok(self.exited().await?.status())
+    pub fn wait(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send + '_ {
+        self.waiting(|exit| exit.status())
     }
 
     /// The exit status if the child has exited, without waiting.
@@ -159,13 +161,19 @@ impl Child {
     ///
     /// # Errors
     /// As [`wait`](Child::wait).
-    pub async fn exited(&mut self) -> io::Result<Exit> {
-        if self.stdin.is_some() {
-            self.stdin = None;
-        }
-        let exit = super::exited(&self.inner.state, self.inner.reactor).await?;
-        self.waited = true;
-        Ok(exit)
+    pub fn exited(&mut self) -> impl Future<Output = io::Result<Exit>> + Send + '_ {
+        self.waiting(|exit| exit)
+    }
+
+    fn waiting<T>(&mut self, map: fn(Exit) -> T) -> Exited<'_, T> {
+        let inner = &self.inner;
+        Exited::new(
+            &inner.state,
+            inner.reactor,
+            &mut self.stdin,
+            &mut self.waited,
+            map,
+        )
     }
 
     /// The [`Exit`] if the child has exited, without waiting.

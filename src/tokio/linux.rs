@@ -1,8 +1,10 @@
 //! Linux: the pidfd watched by tokio's own I/O driver (`AsyncFd`).
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
@@ -10,48 +12,12 @@ use ::tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::reactor::Reactor;
 use crate::state::{spurious_delay, ChildState, LentPidFd, Reaped};
-use crate::{wait, Exit};
-
-/// `None`: tokio cannot watch this child here; the caller uses the crate's reactor.
-pub(super) async fn exited(
-    state: &Arc<ChildState>,
-    reactor: &'static Reactor,
-) -> Option<io::Result<Exit>> {
-    let driven = std::future::poll_fn(|cx| Poll::Ready(runtime_here(cx.waker()))).await?;
-    if let Err(e) = reactor.check_not_forked() {
-        return Some(Err(e));
-    }
-    let fd = state.lend_pidfd()?;
-    // `with_interest` is deprecated in favour of the `unsafe` `register_with_interest`
-    // (tokio#8587: the fd must stay open while registered), which this crate cannot call;
-    // a `LentPidFd` keeps its descriptor open until it is dropped, and the `AsyncFd`
-    // deregisters it before dropping it, which is that promise kept. It panics in a runtime
-    // without I/O.
-    #[allow(deprecated)]
-    let source = super::quietly(|| AsyncFd::with_interest(fd, Interest::READABLE))?.ok()?;
-    if driven {
-        return watch(state, reactor, source).await;
-    }
-    // Boxed: this rare race would otherwise size every wait's future.
-    let tokio = async {
-        match watch(state, reactor, source).await {
-            Some(exit) => exit,
-            None => never().await,
-        }
-    };
-    Some(
-        Box::pin(futures_lite::future::or(
-            tokio,
-            wait::exited(state, reactor),
-        ))
-        .await,
-    )
-}
+use crate::Exit;
 
 /// Whether a tokio runtime is current here (`None`: none is), and if so whether its I/O
 /// driver is turned while the caller waits (see `driven`). A task id, or the waker of a
 /// current-thread runtime's `block_on`, answers both without looking the runtime up.
-fn runtime_here(waker: &Waker) -> Option<bool> {
+pub(super) fn runtime_here(waker: &Waker) -> Option<bool> {
     if known_driven(waker) {
         return Some(true);
     }
@@ -97,7 +63,7 @@ pub(super) fn in_scheduler() -> bool {
     use std::cell::Cell;
     use std::future::Future;
     use std::sync::OnceLock;
-    use std::task::{Context, Wake};
+    use std::task::Wake;
 
     thread_local!(static WOKEN: Cell<bool> = const { Cell::new(false) });
     struct Probe;
@@ -117,35 +83,61 @@ pub(super) fn in_scheduler() -> bool {
     pending && !WOKEN.with(Cell::get)
 }
 
-/// A future that never completes: the other side of the race decides.
-async fn never() -> io::Result<Exit> {
-    std::future::pending().await
+/// The child's pidfd in tokio's driver, and the delay before it is watched again after a
+/// readiness that was not an exit.
+pub(super) struct Watch {
+    source: AsyncFd<LentPidFd>,
+    retry: Option<Pin<Box<dyn Future<Output = io::Result<()>> + Send + Sync>>>,
 }
 
-/// Waits for readiness of the pidfd in tokio's driver, then reaps. `None`: the driver
-/// failed (the runtime is shutting down).
-async fn watch(
-    state: &ChildState,
-    reactor: &Reactor,
-    source: AsyncFd<LentPidFd>,
-) -> Option<io::Result<Exit>> {
-    loop {
-        let guard = source.readable().await.ok()?;
-        match reactor.reap_now(state) {
-            Reaped::Running(n) => {
-                // tokio is edge-triggered and a pidfd stays readable: the readiness is
-                // kept (not cleared) and the reap retried after a growing delay, for a
-                // zombie a tracer holds.
-                drop(guard);
-                let delay = spurious_delay(n);
-                if !delay.is_zero() && Box::pin(crate::aio::sleep(delay)).await.is_err() {
-                    return None;
+impl Watch {
+    /// `None`: tokio cannot watch this child here (already reaped, another backend, a
+    /// runtime without I/O).
+    pub(super) fn new(state: &Arc<ChildState>) -> Option<Watch> {
+        let fd = state.lend_pidfd()?;
+        // `with_interest` is deprecated in favour of the `unsafe` `register_with_interest`
+        // (tokio#8587: the fd must stay open while registered), which this crate cannot call;
+        // a `LentPidFd` keeps its descriptor open until it is dropped, and the `AsyncFd`
+        // deregisters it before dropping it, which is that promise kept. It panics in a
+        // runtime without I/O.
+        #[allow(deprecated)]
+        let source = super::quietly(|| AsyncFd::with_interest(fd, Interest::READABLE))?.ok()?;
+        Some(Watch {
+            source,
+            retry: None,
+        })
+    }
+
+    /// Waits for readiness of the pidfd, then reaps. `Ready(None)`: the driver failed (the
+    /// runtime is shutting down).
+    pub(super) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        state: &ChildState,
+        reactor: &Reactor,
+    ) -> Poll<Option<io::Result<Exit>>> {
+        loop {
+            if let Some(retry) = &mut self.retry {
+                if ready!(retry.as_mut().poll(cx)).is_err() {
+                    return Poll::Ready(None);
                 }
+                self.retry = None;
             }
-            Reaped::Now(_) | Reaped::Before => {
-                drop(guard);
-                drop(source);
-                return state.exit();
+            let Ok(guard) = ready!(self.source.poll_read_ready(cx)) else {
+                return Poll::Ready(None);
+            };
+            match reactor.reap_now(state) {
+                Reaped::Running(n) => {
+                    // tokio is edge-triggered and a pidfd stays readable: the readiness is
+                    // kept (not cleared) and the reap retried after a growing delay, for a
+                    // zombie a tracer holds.
+                    drop(guard);
+                    let delay = spurious_delay(n);
+                    if !delay.is_zero() {
+                        self.retry = Some(Box::pin(crate::aio::sleep(delay)));
+                    }
+                }
+                Reaped::Now(_) | Reaped::Before => return Poll::Ready(state.exit()),
             }
         }
     }

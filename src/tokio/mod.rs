@@ -87,32 +87,13 @@ mod command;
 mod pipes;
 #[cfg(unix)]
 mod set;
+mod wait;
 
 pub use child::Child;
 pub use command::Command;
 pub use pipes::{ChildStderr, ChildStdin, ChildStdout};
 #[cfg(unix)]
 pub use set::ChildSet;
-
-use std::io;
-use std::sync::Arc;
-
-use crate::reactor::Reactor;
-use crate::state::ChildState;
-use crate::{wait, Exit};
-
-/// Waits until the child has been reaped, through tokio's I/O driver when the caller runs in a
-/// runtime that has one. Cancel-safe, as `wait::exited`.
-pub(crate) async fn exited(state: &Arc<ChildState>, reactor: &'static Reactor) -> io::Result<Exit> {
-    if let Some(exit) = state.exit() {
-        return exit;
-    }
-    #[cfg(target_os = "linux")]
-    if let Some(exit) = linux::exited(state, reactor).await {
-        return exit;
-    }
-    Box::pin(wait::exited(state, reactor)).await
-}
 
 /// Runs `f`, turning a panic into `None` without printing it: tokio reports a runtime without
 /// I/O only by panicking.
@@ -153,11 +134,12 @@ fn _assert_send_sync() {
     both::<ChildStdin>();
     both::<ChildStdout>();
     both::<ChildStderr>();
-    fn send<T: Send>(_: &T) {}
+    // tokio's futures are `Send` and `Sync`; code that stores them may count on either.
+    fn send_sync<T: Send + Sync>(_: &T) {}
     fn wait(child: &mut Child) {
-        send(&child.wait());
-        send(&child.kill());
-        send(&child.exited());
+        send_sync(&child.wait());
+        send_sync(&child.kill());
+        send_sync(&child.exited());
     }
     let _ = wait;
 }

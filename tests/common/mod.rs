@@ -225,3 +225,60 @@ fn tasks_of(uid: u32) -> Option<u64> {
     }
     Some(count)
 }
+
+/// CPU time (user + system) this process has used so far.
+pub(crate) fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the state (field 3).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // sysconf(_SC_CLK_TCK) is 100 on every Linux this runs on.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Whether strace can be run (`paused_tracer` needs it); prints why a test skips if not.
+pub(crate) fn have_strace() -> bool {
+    let found = std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok();
+    if !found {
+        println!("SKIP: strace is not installed (ci/setup.sh installs it)");
+    }
+    found
+}
+
+fn tracer_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("TracerPid:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+}
+
+/// An strace attached to `pid`, then stopped: once `pid` exits, its zombie stays readable
+/// (its pidfd polls ready) and unreapable until the tracer is killed.
+#[cfg(target_os = "linux")]
+pub(crate) fn paused_tracer(pid: u32) -> std::process::Child {
+    let tracer = std::process::Command::new("strace")
+        .args(["-qq", "-o", "/dev/null", "-p", &pid.to_string()])
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || tracer_of(pid).is_some()),
+        "strace never attached to {pid}"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(tracer.id() as i32).unwrap(),
+        rustix::process::Signal::STOP,
+    )
+    .unwrap();
+    tracer
+}
