@@ -9,8 +9,8 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use crate::backend::Held;
@@ -23,7 +23,9 @@ pub(crate) struct ChildState {
     pub(crate) pid: u32,
     spawned: Instant,
     slot: Mutex<Slot>,
-    exit: OnceLock<Result<Exit, SavedError>>,
+    /// The outcome is in `Slot::outcome`: set with it, under the child's lock, and never
+    /// cleared, so that whether the child is done is known without the lock.
+    done: AtomicBool,
     /// Woken once the outcome is published; a panicking waker cannot unwind into the reaper
     /// (the reactor thread, or another child's waiter).
     exited: Waiters,
@@ -42,6 +44,10 @@ pub(crate) struct Slot {
     pub(crate) process: Option<Held>,
     /// The child's key in the backstop reactor, once that watches it.
     pub(crate) key: Option<usize>,
+    /// The exit (or the error that ended the watch), once published. Kept here rather than
+    /// in a `OnceLock`: the reaper holds this lock anyway, and `OnceLock::set` costs a
+    /// `Once` call per child (issue 13).
+    outcome: Option<Result<Exit, SavedError>>,
     /// Readiness that turned out not to be an exit, in a row: a traced child whose zombie its
     /// tracer holds stays readable, and each retry waits longer (see `spurious_delay`).
     pub(crate) spurious: u32,
@@ -140,6 +146,7 @@ impl ChildState {
             slot: Mutex::new(Slot {
                 process: Some(process),
                 key: None,
+                outcome: None,
                 spurious: 0,
                 watchers: 0,
                 dropped: false,
@@ -148,7 +155,7 @@ impl ChildState {
                 #[cfg(target_os = "linux")]
                 retired: None,
             }),
-            exit: OnceLock::new(),
+            done: AtomicBool::new(false),
             exited: Waiters::default(),
             set: Mutex::new(None),
             releasable: AtomicBool::new(false),
@@ -162,13 +169,16 @@ impl ChildState {
 
     /// The exit, if the child has been reaped (or released, as an error).
     pub(crate) fn exit(&self) -> Option<io::Result<Exit>> {
-        self.exit
-            .get()
-            .map(|r| r.as_ref().map(|e| *e).map_err(SavedError::to_error))
+        if !self.is_done() {
+            return None;
+        }
+        let slot = self.slot();
+        let outcome = slot.outcome.as_ref()?;
+        Some(outcome.as_ref().map(|e| *e).map_err(SavedError::to_error))
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.exit.get().is_some()
+        self.done.load(Ordering::Acquire)
     }
 
     /// Resolves once the outcome is published.
@@ -258,7 +268,10 @@ impl ChildState {
         let key = slot.key.take();
         let set = {
             let set = lock(&self.set);
-            let _ = self.exit.set(outcome.map_err(|e| SavedError::new(&e)));
+            if slot.outcome.is_none() {
+                slot.outcome = Some(outcome.map_err(|e| SavedError::new(&e)));
+                self.done.store(true, Ordering::Release);
+            }
             set.clone()
         };
         drop(slot);
@@ -306,7 +319,7 @@ impl ChildState {
         let exited = {
             let mut set = lock(&self.set);
             *set = Some((Arc::downgrade(queue), key));
-            self.exit.get().is_some()
+            self.is_done()
         };
         if exited {
             queue.push(key);
