@@ -106,8 +106,9 @@ impl Slot {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Reaped {
     /// The exit (or an error) is published now; the backstop key the child held, if any, is
-    /// free.
-    Now(Option<usize>),
+    /// free. The exit is handed to the reaper too (`None` for an error), which spares it
+    /// reading back what it just published.
+    Now(Option<usize>, Option<Exit>),
     /// Still running, or readiness was spurious: the `n`th in a row.
     Running(u32),
     /// Reaped or released before: the outcome is published.
@@ -251,7 +252,8 @@ impl ChildState {
             Ok(Some(info)) => Ok(Exit::new(info, self.spawned.elapsed())),
             Err(e) => Err(e),
         };
-        Reaped::Now(self.publish(slot, outcome))
+        let exit = outcome.as_ref().ok().copied();
+        Reaped::Now(self.publish(slot, outcome), exit)
     }
 
     /// Ends the child's watch with `outcome`: closes its descriptor (deregistering it first),

@@ -116,7 +116,11 @@ async fn watch(
                     async_io::Timer::after(delay).await;
                 }
             }
-            Reaped::Now(_) | Reaped::Before => {
+            Reaped::Now(_, Some(exit)) => {
+                drop(source);
+                return Some(Ok(exit));
+            }
+            Reaped::Now(_, None) | Reaped::Before => {
                 drop(source);
                 return state.exit();
             }

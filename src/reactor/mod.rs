@@ -209,7 +209,7 @@ impl Reactor {
     /// Reaps `state` if it has exited, without blocking, for any reaper; frees its key here.
     pub(crate) fn reap_now(&self, state: &ChildState) -> Reaped {
         let reaped = state.try_reap();
-        if let Reaped::Now(Some(key)) = reaped {
+        if let Reaped::Now(Some(key), _) = reaped {
             lock(&self.children).try_remove(key);
         }
         reaped

@@ -137,7 +137,8 @@ impl Watch {
                         self.retry = Some(Box::pin(crate::aio::sleep(delay)));
                     }
                 }
-                Reaped::Now(_) | Reaped::Before => return Poll::Ready(state.exit()),
+                Reaped::Now(_, Some(exit)) => return Poll::Ready(Some(Ok(exit))),
+                Reaped::Now(_, None) | Reaped::Before => return Poll::Ready(state.exit()),
             }
         }
     }

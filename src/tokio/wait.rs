@@ -89,47 +89,40 @@ impl<'a, T> Exited<'a, T> {
         Ok(self.fallback())
     }
 
-    /// Polls the stage; `None`: it is pending, or tokio's driver failed and `self.stage` was
-    /// changed to go on without it.
+    /// Polls the stage, moving on to the next when one cannot go on (tokio's driver failed:
+    /// the runtime is shutting down); `None`: pending.
     fn poll_stage(&mut self, cx: &mut Context<'_>) -> Option<io::Result<Exit>> {
-        match &mut self.stage {
-            Stage::Start => match self.start(cx) {
-                Ok(stage) => {
-                    self.stage = stage;
-                    self.poll_stage(cx)
-                }
-                Err(e) => Some(Err(e)),
-            },
-            #[cfg(target_os = "linux")]
-            Stage::Tokio(watch) => match watch.poll(cx, self.state, self.reactor) {
-                Poll::Pending => None,
-                Poll::Ready(Some(exit)) => Some(exit),
-                Poll::Ready(None) => {
-                    self.stage = self.fallback();
-                    self.poll_stage(cx)
-                }
-            },
-            #[cfg(target_os = "linux")]
-            Stage::Both(watch, fallback) => {
-                match watch.poll(cx, self.state, self.reactor) {
+        loop {
+            let next = match &mut self.stage {
+                Stage::Start => match self.start(cx) {
+                    Ok(stage) => stage,
+                    Err(e) => return Some(Err(e)),
+                },
+                #[cfg(target_os = "linux")]
+                Stage::Tokio(watch) => match watch.poll(cx, self.state, self.reactor) {
+                    Poll::Pending => return None,
+                    Poll::Ready(Some(exit)) => return Some(exit),
+                    Poll::Ready(None) => self.fallback(),
+                },
+                #[cfg(target_os = "linux")]
+                Stage::Both(watch, fallback) => match watch.poll(cx, self.state, self.reactor) {
                     Poll::Ready(Some(exit)) => return Some(exit),
                     Poll::Ready(None) => {
-                        let fallback = std::mem::replace(fallback, Box::pin(never()));
-                        self.stage = Stage::Crate(fallback);
-                        return self.poll_stage(cx);
+                        Stage::Crate(std::mem::replace(fallback, Box::pin(never())))
                     }
-                    Poll::Pending => {}
-                }
-                match fallback.as_mut().poll(cx) {
-                    Poll::Ready(exit) => Some(exit),
-                    Poll::Pending => None,
-                }
-            }
-            Stage::Crate(fallback) => match fallback.as_mut().poll(cx) {
-                Poll::Ready(exit) => Some(exit),
-                Poll::Pending => None,
-            },
+                    Poll::Pending => return ready(fallback.as_mut().poll(cx)),
+                },
+                Stage::Crate(fallback) => return ready(fallback.as_mut().poll(cx)),
+            };
+            self.stage = next;
         }
+    }
+}
+
+fn ready<T>(poll: Poll<T>) -> Option<T> {
+    match poll {
+        Poll::Ready(t) => Some(t),
+        Poll::Pending => None,
     }
 }
 
