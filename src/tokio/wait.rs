@@ -65,8 +65,8 @@ impl<'a, T> Exited<'a, T> {
         }
     }
 
-    fn fallback(&self) -> Stage<'a> {
-        Stage::Crate(Box::pin(wait::exited(self.state, self.reactor)))
+    fn crate_wait(&self) -> Fallback<'a> {
+        Box::pin(wait::exited(self.state, self.reactor))
     }
 
     /// Where the child is watched, decided at the first poll, where the caller's runtime and
@@ -78,15 +78,12 @@ impl<'a, T> Exited<'a, T> {
             if let Some(watch) = super::linux::Watch::new(self.state) {
                 return Ok(match driven {
                     true => Stage::Tokio(watch),
-                    false => match self.fallback() {
-                        Stage::Crate(fallback) => Stage::Both(watch, fallback),
-                        _ => unreachable!("fallback is the crate's wait"),
-                    },
+                    false => Stage::Both(watch, self.crate_wait()),
                 });
             }
         }
         let _ = cx;
-        Ok(self.fallback())
+        Ok(Stage::Crate(self.crate_wait()))
     }
 
     /// Polls the stage, moving on to the next when one cannot go on (tokio's driver failed:
@@ -102,7 +99,7 @@ impl<'a, T> Exited<'a, T> {
                 Stage::Tokio(watch) => match watch.poll(cx, self.state, self.reactor) {
                     Poll::Pending => return None,
                     Poll::Ready(Some(exit)) => return Some(exit),
-                    Poll::Ready(None) => self.fallback(),
+                    Poll::Ready(None) => Stage::Crate(self.crate_wait()),
                 },
                 #[cfg(target_os = "linux")]
                 Stage::Both(watch, fallback) => match watch.poll(cx, self.state, self.reactor) {
@@ -153,6 +150,7 @@ impl<T> Future for Exited<'_, T> {
 }
 
 /// Only the other side of a race decides.
+#[cfg(target_os = "linux")]
 async fn never() -> io::Result<Exit> {
     std::future::pending().await
 }
