@@ -29,9 +29,6 @@ pub(crate) struct ChildState {
     /// Woken once the outcome is published; a panicking waker cannot unwind into the reaper
     /// (the reactor thread, or another child's waiter).
     exited: Waiters,
-    /// The set told of the exit, and the child's key there. Locked around storing the exit,
-    /// so that a set joined concurrently hears of it exactly once.
-    set: Mutex<Option<(Weak<ExitQueue>, usize)>>,
     /// Spawned with `reap_on_drop(false)`: its `Child`'s drop may publish an outcome (the
     /// release) while the child runs, so a waiter watching its pidfd must also listen here.
     pub(crate) releasable: AtomicBool,
@@ -48,6 +45,9 @@ pub(crate) struct Slot {
     /// in a `OnceLock`: the reaper holds this lock anyway, and `OnceLock::set` costs a
     /// `Once` call per child (issue 13).
     outcome: Option<Result<Exit, SavedError>>,
+    /// The set told of the exit, and the child's key there. Under the same lock as the
+    /// outcome, so that a set joined concurrently hears of the exit exactly once.
+    set: Option<(Weak<ExitQueue>, usize)>,
     /// Readiness that turned out not to be an exit, in a row: a traced child whose zombie its
     /// tracer holds stays readable, and each retry waits longer (see `spurious_delay`).
     pub(crate) spurious: u32,
@@ -140,6 +140,7 @@ pub(crate) fn until_retry(
 }
 
 impl ChildState {
+    #[inline]
     pub(crate) fn new(pid: u32, spawned: Instant, process: Held) -> Arc<ChildState> {
         Arc::new(ChildState {
             pid,
@@ -148,6 +149,7 @@ impl ChildState {
                 process: Some(process),
                 key: None,
                 outcome: None,
+                set: None,
                 spurious: 0,
                 watchers: 0,
                 dropped: false,
@@ -158,7 +160,6 @@ impl ChildState {
             }),
             done: AtomicBool::new(false),
             exited: Waiters::default(),
-            set: Mutex::new(None),
             releasable: AtomicBool::new(false),
         })
     }
@@ -178,6 +179,7 @@ impl ChildState {
         Some(outcome.as_ref().map(|e| *e).map_err(SavedError::to_error))
     }
 
+    #[inline]
     pub(crate) fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }
@@ -200,6 +202,7 @@ impl ChildState {
 
     /// The same, lent by number: no `Arc` of its own (see `LentPidFd`).
     #[cfg(all(target_os = "linux", any(feature = "tokio", test)))]
+    #[inline]
     pub(crate) fn lend_pidfd(self: &Arc<Self>) -> Option<LentPidFd> {
         let mut slot = self.slot();
         let fd = slot.process.as_ref()?.raw_pidfd()?;
@@ -239,6 +242,7 @@ impl ChildState {
     }
 
     /// Reaps the child if it has exited; never blocks. Callable from any thread.
+    #[inline]
     pub(crate) fn try_reap(&self) -> Reaped {
         let mut slot = self.slot();
         let Some(process) = slot.process.as_mut() else {
@@ -268,14 +272,11 @@ impl ChildState {
         // its child still open (other than its own watch, which it drops before returning).
         slot.retire();
         let key = slot.key.take();
-        let set = {
-            let set = lock(&self.set);
-            if slot.outcome.is_none() {
-                slot.outcome = Some(outcome.map_err(|e| SavedError::new(&e)));
-                self.done.store(true, Ordering::Release);
-            }
-            set.clone()
-        };
+        if slot.outcome.is_none() {
+            slot.outcome = Some(outcome.map_err(|e| SavedError::new(&e)));
+            self.done.store(true, Ordering::Release);
+        }
+        let set = slot.set.clone();
         drop(slot);
         self.exited.wake_all();
         if let Some((queue, key)) = set.and_then(|(q, k)| Some((q.upgrade()?, k))) {
@@ -313,14 +314,14 @@ impl ChildState {
 
     /// The child's exit will not be pushed to any set.
     pub(crate) fn leave_set(&self) {
-        *lock(&self.set) = None;
+        self.slot().set = None;
     }
 
     /// Makes `queue` hear of this child's exit under `key`, now if it has already exited.
     pub(crate) fn join_set(&self, queue: &Arc<ExitQueue>, key: usize) {
         let exited = {
-            let mut set = lock(&self.set);
-            *set = Some((Arc::downgrade(queue), key));
+            let mut slot = self.slot();
+            slot.set = Some((Arc::downgrade(queue), key));
             self.is_done()
         };
         if exited {

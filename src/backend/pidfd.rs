@@ -23,6 +23,7 @@ pub(crate) struct PidFdBackend;
 static CLONE_PIDFD_REFUSED: AtomicBool = AtomicBool::new(false);
 
 impl Backend for PidFdBackend {
+    #[inline]
     fn spawn(&self, spec: &mut Spec, defaults: Defaults) -> io::Result<Spawned> {
         if spec.needs_std() || CLONE_PIDFD_REFUSED.load(Ordering::Relaxed) {
             return spawn_std(spec.std_command(defaults)?);
@@ -62,6 +63,7 @@ pub(super) fn environ_moved(spec: &Spec, e: &io::Error) -> bool {
 }
 
 /// Spawns with this crate's engine, with or without a pidfd.
+#[inline]
 pub(super) fn spawn_own(
     spec: &mut Spec,
     defaults: Defaults,

@@ -43,6 +43,8 @@ pub(crate) use thread::Drivers;
 pub(crate) struct Reactor {
     pub(crate) poller: Poller,
     backend: &'static dyn Backend,
+    /// The backend is the pidfd one: spawned through without the vtable (`backend::spawn`).
+    pidfd: bool,
     pub(crate) info: BackendInfo,
     /// The process that created the reactor (`platform::unix::fork_identity`). A `fork()`ed
     /// copy inherits this memory but neither the reactor's thread nor async-io's, and shares
@@ -71,6 +73,7 @@ impl Reactor {
     ///
     /// # Errors
     /// Creating the poller failed (`EMFILE`, `ENOMEM`); nothing is cached, the next call retries.
+    #[inline]
     pub(crate) fn get() -> io::Result<&'static Reactor> {
         if let Some(r) = REACTOR.get() {
             return Ok(r);
@@ -84,6 +87,7 @@ impl Reactor {
         Ok(Reactor {
             poller: Poller::new()?,
             backend,
+            pidfd: info.name() == "pidfd",
             info,
             #[cfg(unix)]
             made_in: platform::unix::fork_identity(),
@@ -101,6 +105,7 @@ impl Reactor {
     /// `Unsupported` in a process `fork()`ed (without `exec`) from the one that first used the
     /// crate: the reactor's and async-io's threads did not survive the fork, and their pollers
     /// are shared with the parent, so a wait there could hang.
+    #[inline]
     pub(crate) fn check_not_forked(&self) -> io::Result<()> {
         #[cfg(unix)]
         if platform::unix::fork_identity() != self.made_in {
@@ -137,7 +142,7 @@ impl Reactor {
             self.adopt_orphans();
             let _ = self.try_poll_now();
         }
-        let spawned = self.backend.spawn(spec, defaults)?;
+        let spawned = backend::spawn(self.backend, self.pidfd, spec, defaults)?;
         // Only a pidfd can be watched by its waiter; any other the backstop must adopt.
         #[cfg(target_os = "linux")]
         let direct = matches!(spawned.process, crate::backend::Held::PidFd(_));
@@ -207,6 +212,7 @@ impl Reactor {
     }
 
     /// Reaps `state` if it has exited, without blocking, for any reaper; frees its key here.
+    #[inline]
     pub(crate) fn reap_now(&self, state: &ChildState) -> Reaped {
         let reaped = state.try_reap();
         if let Reaped::Now(Some(key), _) = reaped {

@@ -117,30 +117,42 @@ impl Watch {
         reactor: &Reactor,
     ) -> Poll<Option<io::Result<Exit>>> {
         loop {
-            if let Some(retry) = &mut self.retry {
-                if ready!(retry.as_mut().poll(cx)).is_err() {
-                    return Poll::Ready(None);
-                }
-                self.retry = None;
+            if self.retry.is_some() && ready!(self.poll_retry(cx)).is_err() {
+                return Poll::Ready(None);
             }
             let Ok(guard) = ready!(self.source.poll_read_ready(cx)) else {
                 return Poll::Ready(None);
             };
             match reactor.reap_now(state) {
+                Reaped::Now(_, Some(exit)) => return Poll::Ready(Some(Ok(exit))),
+                Reaped::Now(_, None) | Reaped::Before => return Poll::Ready(state.exit()),
                 Reaped::Running(n) => {
                     // tokio is edge-triggered and a pidfd stays readable: the readiness is
                     // kept (not cleared) and the reap retried after a growing delay, for a
                     // zombie a tracer holds.
                     drop(guard);
-                    let delay = spurious_delay(n);
-                    if !delay.is_zero() {
-                        self.retry = Some(Box::pin(crate::aio::sleep(delay)));
-                    }
+                    self.spurious(n);
                 }
-                Reaped::Now(_, Some(exit)) => return Poll::Ready(Some(Ok(exit))),
-                Reaped::Now(_, None) | Reaped::Before => return Poll::Ready(state.exit()),
             }
         }
+    }
+
+    #[cold]
+    fn spurious(&mut self, n: u32) {
+        let delay = spurious_delay(n);
+        if !delay.is_zero() {
+            self.retry = Some(Box::pin(crate::aio::sleep(delay)));
+        }
+    }
+
+    #[cold]
+    fn poll_retry(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(retry) = &mut self.retry else {
+            return Poll::Ready(Ok(()));
+        };
+        let done = ready!(retry.as_mut().poll(cx));
+        self.retry = None;
+        Poll::Ready(done)
     }
 }
 

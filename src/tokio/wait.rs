@@ -23,13 +23,18 @@ type Fallback<'a> = Pin<Box<dyn Future<Output = io::Result<Exit>> + Send + Sync 
 /// a runtime that has one, then hands the exit through `map`. Cancel-safe, as `wait::exited`;
 /// once it has returned, it returns the same outcome again if polled.
 pub(super) struct Exited<'a, T> {
+    waiting: Waiting<'a>,
+    map: fn(Exit) -> T,
+}
+
+/// What `Exited` does, apart from `map`: compiled once, not per output type.
+struct Waiting<'a> {
     state: &'a Arc<ChildState>,
     reactor: &'static Reactor,
     /// Closed at the first poll, as tokio's `wait` does.
     stdin: &'a mut Option<super::ChildStdin>,
     /// Set once an exit is returned: tokio's `id()` is then `None`.
     waited: &'a mut bool,
-    map: fn(Exit) -> T,
     stage: Stage<'a>,
 }
 
@@ -56,70 +61,15 @@ impl<'a, T> Exited<'a, T> {
         map: fn(Exit) -> T,
     ) -> Exited<'a, T> {
         Exited {
-            state,
-            reactor,
-            stdin,
-            waited,
+            waiting: Waiting {
+                state,
+                reactor,
+                stdin,
+                waited,
+                stage: Stage::Start,
+            },
             map,
-            stage: Stage::Start,
         }
-    }
-
-    fn crate_wait(&self) -> Fallback<'a> {
-        Box::pin(wait::exited(self.state, self.reactor))
-    }
-
-    /// Where the child is watched, decided at the first poll, where the caller's runtime and
-    /// waker are known.
-    fn start(&self, cx: &Context<'_>) -> io::Result<Stage<'a>> {
-        #[cfg(target_os = "linux")]
-        if let Some(driven) = super::linux::runtime_here(cx.waker()) {
-            self.reactor.check_not_forked()?;
-            if let Some(watch) = super::linux::Watch::new(self.state) {
-                return Ok(match driven {
-                    true => Stage::Tokio(watch),
-                    false => Stage::Both(watch, self.crate_wait()),
-                });
-            }
-        }
-        let _ = cx;
-        Ok(Stage::Crate(self.crate_wait()))
-    }
-
-    /// Polls the stage, moving on to the next when one cannot go on (tokio's driver failed:
-    /// the runtime is shutting down); `None`: pending.
-    fn poll_stage(&mut self, cx: &mut Context<'_>) -> Option<io::Result<Exit>> {
-        loop {
-            let next = match &mut self.stage {
-                Stage::Start => match self.start(cx) {
-                    Ok(stage) => stage,
-                    Err(e) => return Some(Err(e)),
-                },
-                #[cfg(target_os = "linux")]
-                Stage::Tokio(watch) => match watch.poll(cx, self.state, self.reactor) {
-                    Poll::Pending => return None,
-                    Poll::Ready(Some(exit)) => return Some(exit),
-                    Poll::Ready(None) => Stage::Crate(self.crate_wait()),
-                },
-                #[cfg(target_os = "linux")]
-                Stage::Both(watch, fallback) => match watch.poll(cx, self.state, self.reactor) {
-                    Poll::Ready(Some(exit)) => return Some(exit),
-                    Poll::Ready(None) => {
-                        Stage::Crate(std::mem::replace(fallback, Box::pin(never())))
-                    }
-                    Poll::Pending => return ready(fallback.as_mut().poll(cx)),
-                },
-                Stage::Crate(fallback) => return ready(fallback.as_mut().poll(cx)),
-            };
-            self.stage = next;
-        }
-    }
-}
-
-fn ready<T>(poll: Poll<T>) -> Option<T> {
-    match poll {
-        Poll::Ready(t) => Some(t),
-        Poll::Pending => None,
     }
 }
 
@@ -128,24 +78,107 @@ impl<T> Future for Exited<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         let this = self.get_mut();
-        let exit = match &this.stage {
+        match this.waiting.poll(cx) {
+            Poll::Ready(exit) => Poll::Ready(exit.map(this.map)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+// The common case, a wait in a task or a `block_on` body of a runtime with I/O, is kept to
+// a few lines of code and every other stage is out of line: the parent runs this right after
+// the child ran, with cold caches, and a spawn and wait's instruction footprint costs it more
+// than its instruction count (issue 13).
+impl<'a> Waiting<'a> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+        let exit = match &self.stage {
             Stage::Start => {
-                if this.stdin.is_some() {
-                    *this.stdin = None;
+                if self.stdin.is_some() {
+                    *self.stdin = None;
                 }
-                this.state.exit()
+                self.state.exit()
             }
             _ => None,
         };
-        let Some(exit) = exit.or_else(|| this.poll_stage(cx)) else {
+        let Some(exit) = exit.or_else(|| self.poll_stage(cx)) else {
             return Poll::Pending;
         };
         // The watch goes first, with its descriptor: a caller that has the exit finds none
         // of its child's open.
-        this.stage = Stage::Start;
+        self.stage = Stage::Start;
         let exit = exit?;
-        *this.waited = true;
-        Poll::Ready(Ok((this.map)(exit)))
+        *self.waited = true;
+        Poll::Ready(Ok(exit))
+    }
+
+    /// `None`: pending.
+    fn poll_stage(&mut self, cx: &mut Context<'_>) -> Option<io::Result<Exit>> {
+        #[cfg(target_os = "linux")]
+        {
+            if let Stage::Start = self.stage {
+                if let Some(driven) = super::linux::runtime_here(cx.waker()) {
+                    if let Err(e) = self.reactor.check_not_forked() {
+                        return Some(Err(e));
+                    }
+                    if let Some(watch) = super::linux::Watch::new(self.state) {
+                        self.stage = match driven {
+                            true => Stage::Tokio(watch),
+                            false => self.both(watch),
+                        };
+                    }
+                }
+            }
+            if let Stage::Tokio(watch) = &mut self.stage {
+                match watch.poll(cx, self.state, self.reactor) {
+                    Poll::Pending => return None,
+                    Poll::Ready(Some(exit)) => return Some(exit),
+                    // tokio's driver failed: the runtime is shutting down.
+                    Poll::Ready(None) => self.stage = Stage::Crate(self.crate_wait()),
+                }
+            }
+        }
+        self.poll_other(cx)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[cold]
+    fn both(&self, watch: super::linux::Watch) -> Stage<'a> {
+        Stage::Both(watch, self.crate_wait())
+    }
+
+    #[cold]
+    fn crate_wait(&self) -> Fallback<'a> {
+        Box::pin(wait::exited(self.state, self.reactor))
+    }
+
+    /// Every stage but tokio's driver alone.
+    #[cold]
+    #[inline(never)]
+    fn poll_other(&mut self, cx: &mut Context<'_>) -> Option<io::Result<Exit>> {
+        loop {
+            match &mut self.stage {
+                Stage::Start => self.stage = Stage::Crate(self.crate_wait()),
+                #[cfg(target_os = "linux")]
+                Stage::Tokio(_) => return self.poll_stage(cx),
+                #[cfg(target_os = "linux")]
+                Stage::Both(watch, fallback) => match watch.poll(cx, self.state, self.reactor) {
+                    Poll::Ready(Some(exit)) => return Some(exit),
+                    Poll::Ready(None) => {
+                        let fallback = std::mem::replace(fallback, Box::pin(never()));
+                        self.stage = Stage::Crate(fallback);
+                    }
+                    Poll::Pending => return ready(fallback.as_mut().poll(cx)),
+                },
+                Stage::Crate(fallback) => return ready(fallback.as_mut().poll(cx)),
+            }
+        }
+    }
+}
+
+fn ready<T>(poll: Poll<T>) -> Option<T> {
+    match poll {
+        Poll::Ready(t) => Some(t),
+        Poll::Pending => None,
     }
 }
 
