@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use childfd::tokio::Command;
-use common::{cpu_time, have_strace, paused_tracer};
+use common::{cpu_during, have_strace, paused_tracer};
 
 #[test]
 fn a_zombie_held_by_a_paused_tracer_makes_no_tokio_waiter_spin() {
@@ -30,12 +30,7 @@ fn a_zombie_held_by_a_paused_tracer_makes_no_tokio_waiter_spin() {
     });
 
     // The child exits after 0.3 s; its zombie is then readable but held by the tracer.
-    std::thread::sleep(Duration::from_millis(500));
-    let before = cpu_time();
-    let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let used = cpu_time() - before;
-    let wall = started.elapsed();
+    let (used, wall) = cpu_during(Duration::from_millis(500), Duration::from_secs(1));
     // Spinning burns a whole CPU (about a second here); backing off, a few ms.
     assert!(
         used < wall / 4,

@@ -11,10 +11,10 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use childfd::Command;
-use common::{block_on, children, cpu_time, eventually, have_strace, paused_tracer};
+use common::{block_on, children, cpu_during, eventually, have_strace, paused_tracer};
 
 fn pidfd_backend() -> bool {
     childfd::backend().unwrap().name() == "pidfd"
@@ -100,12 +100,7 @@ fn a_zombie_held_by_a_paused_tracer_makes_nobody_spin() {
     let blocker = std::thread::spawn(move || blocking.wait_blocking());
 
     // The children exit after 0.3 s; their zombies are then readable but held by the tracers.
-    std::thread::sleep(Duration::from_millis(500));
-    let before = cpu_time();
-    let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let used = cpu_time() - before;
-    let wall = started.elapsed();
+    let (used, wall) = cpu_during(Duration::from_millis(500), Duration::from_secs(1));
     // A spinning waiter burns a whole CPU (about a second here); a backing-off one a few ms.
     assert!(
         used < wall / 4,

@@ -241,6 +241,16 @@ pub(crate) fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Sleeps `settle`, then measures the next `window`: the CPU time this process used in it,
+/// and the wall time it took. A waiter that spins shows as a whole CPU.
+pub(crate) fn cpu_during(settle: Duration, window: Duration) -> (Duration, Duration) {
+    std::thread::sleep(settle);
+    let before = cpu_time();
+    let started = Instant::now();
+    std::thread::sleep(window);
+    (cpu_time() - before, started.elapsed())
+}
+
 /// Whether strace can be run (`paused_tracer` needs it); prints why a test skips if not.
 pub(crate) fn have_strace() -> bool {
     let found = std::process::Command::new("strace")
