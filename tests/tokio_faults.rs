@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use childfd::tokio::Command;
 use childfd::Stdio;
-use common::{children, eventually, open_fds, rerun};
+use common::{children, eventually, in_forked_copy, open_fds, rerun};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
 const ENOENT: i32 = 2;
@@ -111,4 +111,21 @@ fn fd_limited() {
         assert_eq!(status.unwrap().code(), Some(4));
         println!("FD LIMIT: error {err}");
     });
+}
+
+#[test]
+fn a_forked_copy_waiting_in_tokio_gets_a_clear_error_not_a_hang() {
+    let rt = runtime();
+    let mut running = {
+        let _guard = rt.enter();
+        Command::new("sleep").arg("0.2").spawn().unwrap()
+    };
+    // The copy waits in a runtime of its own: the parent's driver is not turned there.
+    let clear_error = in_forked_copy(|| {
+        let waited = runtime().block_on(running.wait());
+        matches!(waited, Err(e) if e.kind() == ErrorKind::Unsupported)
+    });
+    assert!(clear_error, "the forked copy hung or got no clear error");
+    // The parent is unaffected.
+    assert!(rt.block_on(running.wait()).unwrap().success());
 }

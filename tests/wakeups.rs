@@ -14,7 +14,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use childfd::Command;
-use common::{block_on, children, cpu_during, eventually, have_strace, paused_tracer};
+use common::{
+    block_on, children, cpu_during, eventually, have_strace, in_forked_copy, paused_tracer,
+};
 
 fn pidfd_backend() -> bool {
     childfd::backend().unwrap().name() == "pidfd"
@@ -124,38 +126,14 @@ fn a_zombie_held_by_a_paused_tracer_makes_nobody_spin() {
 fn a_forked_copy_of_the_program_gets_a_clear_error_not_a_hang() {
     assert!(block_on(Command::new("true").status()).unwrap().success());
     let mut running = Command::new("sleep").arg("0.1").spawn().unwrap();
-    // SAFETY: the forked child only calls the crate (which allocates; glibc's fork makes
-    // malloc usable in the child) and async-signal-safe exits, and an alarm ends it if it
-    // hangs.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        // SAFETY: alarm(2) and _exit(2) are async-signal-safe.
-        unsafe { libc::alarm(10) };
+    let clear_errors = in_forked_copy(|| {
         let spawned = Command::new("true").spawn();
         let waited = running.wait_blocking();
-        let code = match (spawned, waited) {
-            (Err(s), Err(w))
-                if s.kind() == std::io::ErrorKind::Unsupported
-                    && w.kind() == std::io::ErrorKind::Unsupported =>
-            {
-                0
-            }
-            _ => 1,
-        };
-        // SAFETY: see above.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child forked above, with a valid out-pointer.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    let status = std::process::ExitStatus::from_raw(status);
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "the forked copy hung (SIGALRM) or got no clear error: {status:?}"
-    );
+        matches!((spawned, waited), (Err(s), Err(w))
+            if s.kind() == std::io::ErrorKind::Unsupported
+                && w.kind() == std::io::ErrorKind::Unsupported)
+    });
+    assert!(clear_errors, "the forked copy hung or got no clear error");
     // The parent is unaffected.
     assert!(running.wait_blocking().unwrap().status().success());
 }

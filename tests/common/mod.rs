@@ -292,3 +292,31 @@ pub(crate) fn paused_tracer(pid: u32) -> std::process::Child {
     .unwrap();
     tracer
 }
+
+/// Runs `check` in a `fork()`ed copy of this process and returns whether it returned `true`
+/// there; a copy that hangs is ended by an alarm after 10 s (and counts as `false`).
+#[cfg(target_os = "linux")]
+pub(crate) fn in_forked_copy(check: impl FnOnce() -> bool) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: the forked child runs `check`, which the callers keep to calls of the crate and
+    // of a runtime (they allocate; glibc's fork makes malloc usable in the child), then
+    // async-signal-safe exits; an alarm ends it if it hangs.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: alarm(2) and _exit(2) are async-signal-safe.
+        unsafe { libc::alarm(10) };
+        let code = if check() { 0 } else { 1 };
+        // SAFETY: see above.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above, with a valid out-pointer.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(waited, pid);
+    let status = std::process::ExitStatus::from_raw(status);
+    if status.code() != Some(0) {
+        println!("the forked copy hung (SIGALRM) or its check failed: {status:?}");
+    }
+    status.code() == Some(0)
+}
